@@ -1,0 +1,40 @@
+# Makefile for walmon, built with PGXS.
+#
+#   make && make install          build and install into $(PG_CONFIG)'s server
+#   make installcheck             pg_regress + isolation + TAP, each on its own
+#                                 temporary, preloaded server (test/walmon.conf)
+#   make bench                    benchmark (see bench/README.md)
+
+MODULE_big = walmon
+OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))
+PGFILEDESC = "walmon - in-server WAL replication monitor"
+
+EXTENSION = walmon
+DATA = $(wildcard walmon--*.sql)
+
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --temp-config=$(srcdir)/test/walmon.conf --temp-instance=./tmp_check_regress
+ISOLATION = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
+ISOLATION_OPTS = --temp-config=$(srcdir)/test/walmon.conf --temp-instance=./tmp_check_iso
+TAP_TESTS = 1
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# The three suites one at a time, so a runner can report each of them even
+# when an earlier one fails (scripts/test runs them all).
+.PHONY: check-regress check-isolation check-tap bench
+check-regress:
+	$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS)
+check-isolation:
+	$(pg_isolation_regress_installcheck) $(ISOLATION_OPTS) $(ISOLATION)
+check-tap:
+	$(prove_installcheck)
+
+bench:
+	bash bench/run.sh
+
+clean: clean-walmon
+clean-walmon:
+	rm -rf tmp_check_regress tmp_check_iso

@@ -1,0 +1,59 @@
+/*-------------------------------------------------------------------------
+ *
+ * compat.h
+ *		Every difference between the PostgreSQL majors walmon builds against
+ *		(14 to 18), in one place.  The rest of the code uses the names below
+ *		and never tests PG_VERSION_NUM itself.
+ *
+ * Copyright (c) 2026, walmon developers
+ *
+ * IDENTIFICATION
+ *		src/compat.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef WALMON_COMPAT_H
+#define WALMON_COMPAT_H
+
+#if PG_VERSION_NUM < 140000
+#error "walmon requires PostgreSQL 14 or later"
+#endif
+
+/* The entry point of a background worker never returns. */
+#if PG_VERSION_NUM >= 180000
+#define WALMON_NORETURN pg_noreturn
+#define WALMON_NORETURN_AFTER
+#else
+#define WALMON_NORETURN
+#define WALMON_NORETURN_AFTER pg_attribute_noreturn()
+#endif
+
+/* Reserving the "walmon." GUC prefix: renamed in 15. */
+#if PG_VERSION_NUM < 150000
+#define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
+#endif
+
+/* Shared memory must be requested from shmem_request_hook from 15 on. */
+#if PG_VERSION_NUM >= 150000
+#define WALMON_HAVE_SHMEM_REQUEST_HOOK 1
+#endif
+
+/* Custom wait events appear in 17; before that, the generic one. */
+#if PG_VERSION_NUM >= 170000
+#define WALMON_HAVE_CUSTOM_WAIT_EVENT 1
+#endif
+
+/*
+ * Slot view columns that differ between majors: wal_status and
+ * safe_wal_size exist from 13 on, conflicting (logical slots) from 16,
+ * invalidation_reason and inactive_since from 17.
+ */
+#if PG_VERSION_NUM >= 170000
+#define WALMON_HAVE_SLOT_INVALIDATION_REASON 1
+#define WALMON_HAVE_SLOT_INACTIVE_SINCE 1
+#endif
+#if PG_VERSION_NUM >= 160000
+#define WALMON_HAVE_SLOT_CONFLICTING 1
+#endif
+
+#endif							/* WALMON_COMPAT_H */

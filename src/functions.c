@@ -1,0 +1,540 @@
+/*-------------------------------------------------------------------------
+ *
+ * functions.c
+ *		walmon's SQL-callable functions: they check and complete their
+ *		arguments, then hand them to the store (store.c), which alone runs
+ *		SQL.
+ *
+ * Every check happens before anything is written, and every error is raised
+ * with the SQLSTATE of the contract (docs: contract.md, section 3), so a
+ * failed call leaves every table as it was.
+ *
+ * Copyright (c) 2026, walmon developers
+ *
+ * IDENTIFICATION
+ *		src/functions.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "replication/slot.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/pg_lsn.h"
+#include "utils/timestamp.h"
+
+#include "walmon.h"
+
+PG_FUNCTION_INFO_V1(walmon_upsert);
+PG_FUNCTION_INFO_V1(walmon_upsert_batch);
+PG_FUNCTION_INFO_V1(walmon_status_one);
+PG_FUNCTION_INFO_V1(walmon_status_all);
+PG_FUNCTION_INFO_V1(walmon_set_status);
+PG_FUNCTION_INFO_V1(walmon_delete);
+PG_FUNCTION_INFO_V1(walmon_add_source);
+PG_FUNCTION_INFO_V1(walmon_drop_source);
+
+const char *const walmon_upsert_argnames[WALMON_UPSERT_NARGS] = {
+	[WALMON_ARG_SOURCE_ID] = "source_id",
+	[WALMON_ARG_WAL_LSN] = "wal_lsn",
+	[WALMON_ARG_WAL_POSITION] = "wal_position",
+	[WALMON_ARG_LAST_WAL_RECEIVED] = "last_wal_received",
+	[WALMON_ARG_LAST_TRANSACTION_TIME] = "last_transaction_time",
+	[WALMON_ARG_REPLICATION_SLOT_NAME] = "replication_slot_name",
+	[WALMON_ARG_REPLICATION_LAG_BYTES] = "replication_lag_bytes",
+	[WALMON_ARG_STATUS] = "status",
+	[WALMON_ARG_ERROR_MESSAGE] = "error_message",
+};
+
+/* the longest part of a rejected value that an error message repeats */
+#define WALMON_MAX_QUOTED	64
+
+static int32 walmon_get_source_id(FunctionCallInfo fcinfo, int argno);
+static Datum walmon_check_status(Datum status);
+static void walmon_complete_upsert(WalmonUpsert *u);
+static Tuplestorestate *walmon_materialize(FunctionCallInfo fcinfo);
+static void walmon_parse_element(JsonbValue *elem, WalmonUpsert *u);
+static int	walmon_cmp_pos(const void *a, const void *b, void *arg);
+
+/*
+ * A source_id argument, which must not be NULL.
+ */
+static int32
+walmon_get_source_id(FunctionCallInfo fcinfo, int argno)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("source_id must not be null")));
+	return PG_GETARG_INT32(argno);
+}
+
+/*
+ * A value for an error message: at most WALMON_MAX_QUOTED bytes, cut at a
+ * character boundary, with "..." when it was cut.
+ */
+static char *
+walmon_clip(const char *value)
+{
+	int			len = strlen(value);
+	int			cut;
+
+	if (len <= WALMON_MAX_QUOTED)
+		return pstrdup(value);
+	cut = pg_mbcliplen(value, len, WALMON_MAX_QUOTED);
+	return psprintf("%.*s...", cut, value);
+}
+
+/*
+ * Check a status (any letter case) and return it upper-cased, as a text
+ * datum.  NULL is rejected by the caller.
+ */
+static Datum
+walmon_check_status(Datum status)
+{
+	static const char *const valid[] = {"ACTIVE", "IDLE", "ERROR"};
+	char	   *value = TextDatumGetCString(status);
+
+	for (int i = 0; i < lengthof(valid); i++)
+	{
+		if (pg_strcasecmp(value, valid[i]) == 0)
+			return CStringGetTextDatum(valid[i]);
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid status \"%s\"", walmon_clip(value)),
+			 errdetail("Status must be one of ACTIVE, IDLE or ERROR, in any letter case.")));
+	pg_unreachable();
+}
+
+/*
+ * Check an upsert's arguments and fill in what the contract derives from
+ * them: wal_position from wal_lsn, last_wal_received = now() when wal_lsn
+ * is given, the status upper-cased.
+ */
+static void
+walmon_complete_upsert(WalmonUpsert *u)
+{
+	static const WalmonUpsertArg not_negative[] = {
+		WALMON_ARG_WAL_POSITION, WALMON_ARG_REPLICATION_LAG_BYTES
+	};
+
+	if (u->isnull[WALMON_ARG_SOURCE_ID])
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("source_id must not be null")));
+
+	for (int i = 0; i < lengthof(not_negative); i++)
+	{
+		WalmonUpsertArg arg = not_negative[i];
+
+		if (!u->isnull[arg] && DatumGetInt64(u->values[arg]) < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must not be negative", walmon_upsert_argnames[arg]),
+					 errdetail("The value given was " INT64_FORMAT ".",
+							   DatumGetInt64(u->values[arg]))));
+	}
+
+	if (u->isnull[WALMON_ARG_STATUS])
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("status must not be null"),
+				 errhint("Leave the argument out to use ACTIVE.")));
+	u->values[WALMON_ARG_STATUS] = walmon_check_status(u->values[WALMON_ARG_STATUS]);
+
+	if (!u->isnull[WALMON_ARG_WAL_LSN])
+	{
+		XLogRecPtr	lsn = DatumGetLSN(u->values[WALMON_ARG_WAL_LSN]);
+
+		if (u->isnull[WALMON_ARG_WAL_POSITION])
+		{
+			if (lsn > (XLogRecPtr) PG_INT64_MAX)
+				ereport(ERROR,
+						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+						 errmsg("wal_lsn %X/%X is too large to derive wal_position",
+								LSN_FORMAT_ARGS(lsn)),
+						 errhint("Pass wal_position explicitly.")));
+			u->values[WALMON_ARG_WAL_POSITION] = Int64GetDatum((int64) lsn);
+			u->isnull[WALMON_ARG_WAL_POSITION] = false;
+		}
+		if (u->isnull[WALMON_ARG_LAST_WAL_RECEIVED])
+		{
+			u->values[WALMON_ARG_LAST_WAL_RECEIVED] =
+				TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+			u->isnull[WALMON_ARG_LAST_WAL_RECEIVED] = false;
+		}
+	}
+}
+
+/*
+ * Set up a set-returning function to return its rows in a tuplestore, in
+ * the form of its declared result type (the same on every major version).
+ */
+static Tuplestorestate *
+walmon_materialize(FunctionCallInfo fcinfo)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext oldcontext;
+	TupleDesc	tupdesc;
+	Tuplestorestate *tupstore;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	if (!(rsinfo->allowedModes & SFRM_Materialize))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("materialize mode required, but it is not allowed in this context")));
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	oldcontext = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	tupstore = tuplestore_begin_heap(true, false, work_mem);
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = tupstore;
+	rsinfo->setDesc = CreateTupleDescCopy(tupdesc);
+	MemoryContextSwitchTo(oldcontext);
+
+	return tupstore;
+}
+
+/*
+ * walmon_upsert(source_id, wal_lsn, ..., status, error_message)
+ */
+Datum
+walmon_upsert(PG_FUNCTION_ARGS)
+{
+	WalmonUpsert u;
+
+	for (int i = 0; i < WALMON_UPSERT_NARGS; i++)
+	{
+		u.isnull[i] = PG_ARGISNULL(i);
+		u.values[i] = u.isnull[i] ? (Datum) 0 : PG_GETARG_DATUM(i);
+	}
+	walmon_complete_upsert(&u);
+
+	PG_RETURN_DATUM(walmon_store_upsert(&u));
+}
+
+/*
+ * One element of walmon_upsert_batch's array, parsed into u.  Keys are
+ * walmon_upsert's argument names; a key left out takes the argument's
+ * default.  Values are converted with the types' own input functions, so a
+ * malformed LSN or timestamp fails exactly as it would in walmon_upsert.
+ */
+static void
+walmon_parse_element(JsonbValue *elem, WalmonUpsert *u)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	memset(u->isnull, true, sizeof(u->isnull));
+	u->values[WALMON_ARG_STATUS] = CStringGetTextDatum("ACTIVE");
+	u->isnull[WALMON_ARG_STATUS] = false;
+
+	if (elem->type != jbvBinary || !JsonContainerIsObject(elem->val.binary.data))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("element is not a JSON object"),
+				 errhint("Each element is an object whose keys are walmon_upsert's argument names.")));
+
+	it = JsonbIteratorInit(elem->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *key;
+		int			arg;
+		char	   *str;
+
+		if (tok != WJB_KEY)
+			continue;
+		key = pnstrdup(v.val.string.val, v.val.string.len);
+		for (arg = 0; arg < WALMON_UPSERT_NARGS; arg++)
+		{
+			if (strcmp(key, walmon_upsert_argnames[arg]) == 0)
+				break;
+		}
+		if (arg == WALMON_UPSERT_NARGS)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown key \"%s\"", walmon_clip(key)),
+					 errhint("Keys are walmon_upsert's argument names, such as source_id, wal_lsn and status.")));
+
+		tok = JsonbIteratorNext(&it, &v, true);
+		Assert(tok == WJB_VALUE);
+
+		if (v.type == jbvNull)
+		{
+			u->isnull[arg] = true;
+			continue;
+		}
+
+		/* integers may be JSON numbers or strings; everything else a string */
+		if (v.type == jbvNumeric &&
+			(arg == WALMON_ARG_SOURCE_ID ||
+			 arg == WALMON_ARG_WAL_POSITION ||
+			 arg == WALMON_ARG_REPLICATION_LAG_BYTES))
+			str = DatumGetCString(DirectFunctionCall1(numeric_out,
+													  NumericGetDatum(v.val.numeric)));
+		else if (v.type == jbvString)
+			str = pnstrdup(v.val.string.val, v.val.string.len);
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("key \"%s\" has a value of the wrong type", key),
+					 errdetail("The value is a JSON %s; %s.", JsonbTypeName(&v),
+							   (arg == WALMON_ARG_SOURCE_ID ||
+								arg == WALMON_ARG_WAL_POSITION ||
+								arg == WALMON_ARG_REPLICATION_LAG_BYTES) ?
+							   "expected a number, a string or null" :
+							   "expected a string or null")));
+
+		switch ((WalmonUpsertArg) arg)
+		{
+			case WALMON_ARG_SOURCE_ID:
+				u->values[arg] = DirectFunctionCall1(int4in, CStringGetDatum(str));
+				break;
+			case WALMON_ARG_WAL_POSITION:
+			case WALMON_ARG_REPLICATION_LAG_BYTES:
+				u->values[arg] = DirectFunctionCall1(int8in, CStringGetDatum(str));
+				break;
+			case WALMON_ARG_WAL_LSN:
+				u->values[arg] = DirectFunctionCall1(pg_lsn_in, CStringGetDatum(str));
+				break;
+			case WALMON_ARG_LAST_WAL_RECEIVED:
+			case WALMON_ARG_LAST_TRANSACTION_TIME:
+				u->values[arg] = DirectFunctionCall3(timestamptz_in,
+													 CStringGetDatum(str),
+													 ObjectIdGetDatum(InvalidOid),
+													 Int32GetDatum(-1));
+				break;
+			case WALMON_ARG_REPLICATION_SLOT_NAME:
+			case WALMON_ARG_STATUS:
+			case WALMON_ARG_ERROR_MESSAGE:
+				u->values[arg] = CStringGetTextDatum(str);
+				break;
+			case WALMON_UPSERT_NARGS:
+				pg_unreachable();
+		}
+		u->isnull[arg] = false;
+	}
+}
+
+/*
+ * Order array positions by the source_id of their element, then by
+ * position, so that the elements of one source end with the one that wins.
+ */
+static int
+walmon_cmp_pos(const void *a, const void *b, void *arg)
+{
+	const WalmonUpsert *u = (const WalmonUpsert *) arg;
+	int			pa = *(const int *) a;
+	int			pb = *(const int *) b;
+	int32		sa = DatumGetInt32(u[pa].values[WALMON_ARG_SOURCE_ID]);
+	int32		sb = DatumGetInt32(u[pb].values[WALMON_ARG_SOURCE_ID]);
+
+	if (sa != sb)
+		return sa < sb ? -1 : 1;
+	return pa < pb ? -1 : (pa > pb ? 1 : 0);
+}
+
+/*
+ * walmon_upsert_batch(monitors jsonb) returns setof wal_monitor
+ *
+ * Every element is parsed and checked before anything is written; an error
+ * names the (zero-based, as in jsonb's -> operator) index of its element.
+ * When a source appears more than once the later element wins.  Rows are
+ * then written in source_id order, so concurrent batches lock them in the
+ * same order and cannot deadlock each other or single upserts.
+ */
+Datum
+walmon_upsert_batch(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *monitors;
+	int			n;
+	WalmonUpsert *u;
+	int		   *pos;
+	WalmonUpsert *sorted;
+	int			kept;
+	Tuplestorestate *tupstore;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("monitors must not be null")));
+	monitors = PG_GETARG_JSONB_P(0);
+	if (!JB_ROOT_IS_ARRAY(monitors) || JB_ROOT_IS_SCALAR(monitors))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("monitors must be a JSON array"),
+				 errhint("Pass an array of objects, for example '[{\"source_id\": 1, \"wal_lsn\": \"0/16B3748\"}]'.")));
+
+	tupstore = walmon_materialize(fcinfo);
+
+	n = JB_ROOT_COUNT(monitors);
+	u = palloc_array(WalmonUpsert, Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		MemoryContext oldcontext = CurrentMemoryContext;
+
+		PG_TRY();
+		{
+			JsonbValue *elem = getIthJsonbValueFromContainer(&monitors->root, i);
+
+			walmon_parse_element(elem, &u[i]);
+			walmon_complete_upsert(&u[i]);
+		}
+		PG_CATCH();
+		{
+			/* name the element in the message and throw the error on */
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(oldcontext);
+			edata = CopyErrorData();
+			FlushErrorState();
+			edata->message = psprintf("monitors[%d]: %s", i, edata->message);
+			ReThrowError(edata);
+		}
+		PG_END_TRY();
+	}
+
+	/* sort, keeping only the last element of each source */
+	pos = palloc_array(int, Max(n, 1));
+	for (int i = 0; i < n; i++)
+		pos[i] = i;
+	qsort_arg(pos, n, sizeof(int), walmon_cmp_pos, u);
+	sorted = palloc_array(WalmonUpsert, Max(n, 1));
+	kept = 0;
+	for (int i = 0; i < n; i++)
+	{
+		if (i + 1 < n &&
+			DatumGetInt32(u[pos[i]].values[WALMON_ARG_SOURCE_ID]) ==
+			DatumGetInt32(u[pos[i + 1]].values[WALMON_ARG_SOURCE_ID]))
+			continue;
+		sorted[kept++] = u[pos[i]];
+	}
+
+	walmon_store_upsert_many(sorted, kept, tupstore);
+
+	return (Datum) 0;
+}
+
+/*
+ * walmon_status(source_id) returns setof wal_monitor
+ */
+Datum
+walmon_status_one(PG_FUNCTION_ARGS)
+{
+	int32		source_id = walmon_get_source_id(fcinfo, 0);
+	Tuplestorestate *tupstore = walmon_materialize(fcinfo);
+
+	walmon_store_status(tupstore, false, source_id);
+	return (Datum) 0;
+}
+
+/*
+ * walmon_status() returns setof wal_monitor, ordered by source_id
+ */
+Datum
+walmon_status_all(PG_FUNCTION_ARGS)
+{
+	Tuplestorestate *tupstore = walmon_materialize(fcinfo);
+
+	walmon_store_status(tupstore, true, 0);
+	return (Datum) 0;
+}
+
+/*
+ * walmon_set_status(source_id, status, error_message) returns wal_monitor
+ */
+Datum
+walmon_set_status(PG_FUNCTION_ARGS)
+{
+	int32		source_id = walmon_get_source_id(fcinfo, 0);
+	Datum		status;
+	bool		found;
+	Datum		result;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("status must not be null")));
+	status = walmon_check_status(PG_GETARG_DATUM(1));
+
+	result = walmon_store_set_status(source_id, status,
+									 PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2),
+									 PG_ARGISNULL(2), &found);
+	if (!found)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("source %d has no monitor row", source_id),
+				 errhint("Create it with walmon_upsert() first.")));
+
+	PG_RETURN_DATUM(result);
+}
+
+/*
+ * walmon_delete(source_id) returns boolean
+ */
+Datum
+walmon_delete(PG_FUNCTION_ARGS)
+{
+	int32		source_id = walmon_get_source_id(fcinfo, 0);
+
+	PG_RETURN_BOOL(walmon_store_delete_monitor(source_id));
+}
+
+/*
+ * walmon_add_source(name, slot_name, id) returns integer
+ */
+Datum
+walmon_add_source(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("name must not be null")));
+	name = TextDatumGetCString(PG_GETARG_DATUM(0));
+	if (name[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("name must not be empty")));
+
+	/* a slot name must be one a replication slot can have */
+	if (!PG_ARGISNULL(1))
+		(void) ReplicationSlotValidateName(NameStr(*PG_GETARG_NAME(1)), ERROR);
+
+	if (!PG_ARGISNULL(2) && PG_GETARG_INT32(2) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("id must be positive"),
+				 errdetail("The value given was %d.", PG_GETARG_INT32(2))));
+
+	PG_RETURN_INT32(walmon_store_add_source(PG_GETARG_DATUM(0),
+											PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1),
+											PG_ARGISNULL(1),
+											PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2),
+											PG_ARGISNULL(2)));
+}
+
+/*
+ * walmon_drop_source(source_id) returns boolean
+ */
+Datum
+walmon_drop_source(PG_FUNCTION_ARGS)
+{
+	int32		source_id = walmon_get_source_id(fcinfo, 0);
+
+	PG_RETURN_BOOL(walmon_store_drop_source(source_id));
+}

@@ -1,0 +1,626 @@
+/*-------------------------------------------------------------------------
+ *
+ * store.c
+ *		The only part of walmon that knows its SQL: every statement that
+ *		reads or writes walmon's tables is written here, prepared once per
+ *		session through SPI and kept (SPI_keepplan).
+ *
+ * The statements name walmon's tables with the schema the extension was
+ * created in, and every function and operator with pg_catalog, so that a
+ * caller's search_path can never redirect them.  They run as the owner of
+ * the extension (as ri_triggers.c runs its foreign-key queries as the table
+ * owner), so that callers need EXECUTE on a walmon function and no privilege
+ * on the tables.
+ *
+ * The kept plans and the OIDs they were built for are forgotten when the
+ * relcache reports a change to one of walmon's tables; the next call looks
+ * the extension up again and, when it was dropped and created again (maybe
+ * in another schema), prepares its statements anew.
+ *
+ * Copyright (c) 2026, walmon developers
+ *
+ * IDENTIFICATION
+ *		src/store.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "walmon.h"
+
+/*
+ * The statements.  "@extschema@" stands for the quoted schema of the
+ * extension.  The upsert statements take walmon_upsert's arguments as $1..$9.
+ */
+typedef enum WalmonQuery
+{
+	Q_UPSERT_UPDATE,
+	Q_UPSERT_INSERT,
+	Q_STATUS_ONE,
+	Q_STATUS_ALL,
+	Q_SET_STATUS,
+	Q_DELETE_MONITOR,
+	Q_DROP_SOURCE,
+	Q_ADD_SOURCE,
+	Q_ADD_SOURCE_WITH_ID,
+	Q_ADVANCE_SOURCE_ID,
+	WALMON_NUM_QUERIES
+} WalmonQuery;
+
+typedef struct WalmonQueryDef
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[WALMON_UPSERT_NARGS];
+} WalmonQueryDef;
+
+#define UPSERT_ARGTYPES \
+	{INT4OID, LSNOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, \
+	 INT8OID, TEXTOID, TEXTOID}
+
+static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
+	/*
+	 * An upsert first updates the existing row: that path, taken by every
+	 * call but a source's first, consumes no sequence value (INSERT ... ON
+	 * CONFLICT would evaluate the id default before finding the conflict).
+	 */
+	[Q_UPSERT_UPDATE] = {
+		"UPDATE @extschema@.wal_monitor AS w SET"
+		" wal_lsn = $2, wal_position = $3, last_wal_received = $4,"
+		" last_transaction_time = $5, replication_slot_name = $6,"
+		" replication_lag_bytes = $7, status = $8, error_message = $9,"
+		" updated_at = pg_catalog.now()"
+		" WHERE w.source_id OPERATOR(pg_catalog.=) $1"
+		" RETURNING w",
+		WALMON_UPSERT_NARGS, UPSERT_ARGTYPES
+	},
+
+	/*
+	 * No row yet: insert one, for a registered source only.  A concurrent
+	 * first upsert of the same source makes ON CONFLICT update the row that
+	 * one inserted, so there is never a second row nor a unique violation.
+	 */
+	[Q_UPSERT_INSERT] = {
+		"INSERT INTO @extschema@.wal_monitor AS w"
+		" (source_id, wal_lsn, wal_position, last_wal_received,"
+		"  last_transaction_time, replication_slot_name,"
+		"  replication_lag_bytes, status, error_message)"
+		" SELECT s.id, $2, $3, $4, $5, $6, $7, $8, $9"
+		" FROM @extschema@.walmon_source AS s"
+		" WHERE s.id OPERATOR(pg_catalog.=) $1"
+		" ON CONFLICT ON CONSTRAINT unique_source_wal DO UPDATE SET"
+		" wal_lsn = excluded.wal_lsn, wal_position = excluded.wal_position,"
+		" last_wal_received = excluded.last_wal_received,"
+		" last_transaction_time = excluded.last_transaction_time,"
+		" replication_slot_name = excluded.replication_slot_name,"
+		" replication_lag_bytes = excluded.replication_lag_bytes,"
+		" status = excluded.status, error_message = excluded.error_message,"
+		" updated_at = pg_catalog.now()"
+		" RETURNING w",
+		WALMON_UPSERT_NARGS, UPSERT_ARGTYPES
+	},
+
+	[Q_STATUS_ONE] = {
+		"SELECT w FROM @extschema@.wal_monitor AS w"
+		" WHERE w.source_id OPERATOR(pg_catalog.=) $1",
+		1, {INT4OID}
+	},
+
+	[Q_STATUS_ALL] = {
+		"SELECT w FROM @extschema@.wal_monitor AS w"
+		" ORDER BY w.source_id USING OPERATOR(pg_catalog.<)",
+		0, {InvalidOid}
+	},
+
+	[Q_SET_STATUS] = {
+		"UPDATE @extschema@.wal_monitor AS w SET"
+		" status = $2, error_message = $3, updated_at = pg_catalog.now()"
+		" WHERE w.source_id OPERATOR(pg_catalog.=) $1"
+		" RETURNING w",
+		3, {INT4OID, TEXTOID, TEXTOID}
+	},
+
+	[Q_DELETE_MONITOR] = {
+		"DELETE FROM @extschema@.wal_monitor AS w"
+		" WHERE w.source_id OPERATOR(pg_catalog.=) $1",
+		1, {INT4OID}
+	},
+
+	[Q_DROP_SOURCE] = {
+		"DELETE FROM @extschema@.walmon_source AS s"
+		" WHERE s.id OPERATOR(pg_catalog.=) $1",
+		1, {INT4OID}
+	},
+
+	[Q_ADD_SOURCE] = {
+		"INSERT INTO @extschema@.walmon_source AS s (name, slot_name)"
+		" VALUES ($1, $2) RETURNING s.id",
+		2, {TEXTOID, NAMEOID}
+	},
+
+	[Q_ADD_SOURCE_WITH_ID] = {
+		"INSERT INTO @extschema@.walmon_source AS s (name, slot_name, id)"
+		" VALUES ($1, $2, $3) RETURNING s.id",
+		3, {TEXTOID, NAMEOID, INT4OID}
+	},
+
+	/*
+	 * After a source was added with an id of its own, move the sequence past
+	 * it so that no generated id ever collides with it.  Never moves it back.
+	 */
+	[Q_ADVANCE_SOURCE_ID] = {
+		"SELECT pg_catalog.setval($2, $1::pg_catalog.int8)"
+		" FROM @extschema@.walmon_source_id_seq AS q"
+		" WHERE $1::pg_catalog.int8 OPERATOR(pg_catalog.>)"
+		" CASE WHEN q.is_called THEN q.last_value"
+		" ELSE q.last_value OPERATOR(pg_catalog.-) 1 END",
+		2, {INT4OID, REGCLASSOID}
+	},
+};
+
+/*
+ * What this session knows about the extension.  "valid" is cleared by the
+ * relcache callback; the rest survives until the next lookup shows that the
+ * extension is no longer the same one.
+ */
+typedef struct WalmonStore
+{
+	bool		valid;
+	bool		callback_registered;
+	Oid			extoid;
+	Oid			owner;
+	Oid			source_relid;
+	Oid			monitor_relid;
+	Oid			history_relid;
+	Oid			source_seqid;
+	char	   *nspname;		/* quoted, in TopMemoryContext */
+	SPIPlanPtr	plans[WALMON_NUM_QUERIES];
+} WalmonStore;
+
+static WalmonStore store;
+
+/* The caller's identity, saved while a statement runs as the owner. */
+typedef struct WalmonStoreCall
+{
+	Oid			save_userid;
+	int			save_sec_context;
+} WalmonStoreCall;
+
+static void store_relcache_callback(Datum arg, Oid relid);
+static void store_lookup(void);
+static void store_begin(WalmonStoreCall *call);
+static void store_end(WalmonStoreCall *call);
+static SPIPlanPtr store_plan(WalmonQuery q);
+static int	store_execute(WalmonQuery q, Datum *values, const bool *isnull,
+						  int expected);
+static void store_put_rows(Tuplestorestate *tupstore);
+
+/*
+ * Forget what was looked up when one of walmon's tables changes (that
+ * includes being dropped) or the whole relcache is reset.  Catalog access is
+ * not allowed here: the next call does the lookup.
+ */
+static void
+store_relcache_callback(Datum arg, Oid relid)
+{
+	if (!OidIsValid(relid) ||
+		relid == store.source_relid ||
+		relid == store.monitor_relid ||
+		relid == store.history_relid)
+		store.valid = false;
+}
+
+/*
+ * Make sure "store" describes the walmon extension of this database, and
+ * drop the kept plans when it is not the one they were prepared for.
+ */
+static void
+store_lookup(void)
+{
+	Oid			extoid;
+	Oid			nspoid = InvalidOid;
+	Oid			owner = InvalidOid;
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	Oid			source_relid;
+	Oid			monitor_relid;
+	Oid			history_relid;
+
+	if (!store.callback_registered)
+	{
+		CacheRegisterRelcacheCallback(store_relcache_callback, (Datum) 0);
+		store.callback_registered = true;
+	}
+	if (store.valid)
+		return;
+
+	extoid = get_extension_oid("walmon", true);
+	if (!OidIsValid(extoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"walmon\" is not installed in this database"),
+				 errhint("Run CREATE EXTENSION walmon.")));
+
+	/* pg_extension has no syscache: scan it by OID */
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(extoid));
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+	{
+		Form_pg_extension ext = (Form_pg_extension) GETSTRUCT(tuple);
+
+		nspoid = ext->extnamespace;
+		owner = ext->extowner;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	if (!OidIsValid(nspoid))
+		elog(ERROR, "could not find extension \"walmon\" with OID %u", extoid);
+
+	source_relid = get_relname_relid("walmon_source", nspoid);
+	monitor_relid = get_relname_relid("wal_monitor", nspoid);
+	history_relid = get_relname_relid("wal_monitor_history", nspoid);
+	if (!OidIsValid(source_relid) || !OidIsValid(monitor_relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"walmon\" is missing its tables"),
+				 errhint("Drop and create the extension again.")));
+
+	if (extoid != store.extoid ||
+		source_relid != store.source_relid ||
+		monitor_relid != store.monitor_relid ||
+		history_relid != store.history_relid)
+	{
+		/* a different extension: its statements must be prepared anew */
+		for (int i = 0; i < WALMON_NUM_QUERIES; i++)
+		{
+			if (store.plans[i] != NULL)
+			{
+				SPI_freeplan(store.plans[i]);
+				store.plans[i] = NULL;
+			}
+		}
+		if (store.nspname != NULL)
+			pfree(store.nspname);
+		store.nspname = MemoryContextStrdup(TopMemoryContext,
+											quote_identifier(get_namespace_name(nspoid)));
+		store.extoid = extoid;
+		store.source_relid = source_relid;
+		store.monitor_relid = monitor_relid;
+		store.history_relid = history_relid;
+		store.source_seqid = get_relname_relid("walmon_source_id_seq", nspoid);
+	}
+	store.owner = owner;
+	store.valid = true;
+}
+
+/*
+ * Start a store operation: look the extension up, become its owner and
+ * connect to SPI.  The caller's transaction is already open.  On error,
+ * transaction (or subtransaction) abort restores the user and closes SPI.
+ */
+static void
+store_begin(WalmonStoreCall *call)
+{
+	store_lookup();
+
+	GetUserIdAndSecContext(&call->save_userid, &call->save_sec_context);
+	SetUserIdAndSecContext(store.owner,
+						   call->save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_NOFORCE_RLS);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+}
+
+static void
+store_end(WalmonStoreCall *call)
+{
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
+	SetUserIdAndSecContext(call->save_userid, call->save_sec_context);
+}
+
+/*
+ * The kept plan of a statement, prepared on first use.  Must be called
+ * inside store_begin/store_end.
+ */
+static SPIPlanPtr
+store_plan(WalmonQuery q)
+{
+	const WalmonQueryDef *def = &walmon_queries[q];
+	StringInfoData sql;
+	const char *p;
+	SPIPlanPtr	plan;
+
+	if (store.plans[q] != NULL)
+		return store.plans[q];
+
+	/* substitute the schema for every @extschema@ */
+	initStringInfo(&sql);
+	p = def->sql;
+	for (;;)
+	{
+		const char *hit = strstr(p, "@extschema@");
+
+		if (hit == NULL)
+			break;
+		appendBinaryStringInfo(&sql, p, hit - p);
+		appendStringInfoString(&sql, store.nspname);
+		p = hit + strlen("@extschema@");
+	}
+	appendStringInfoString(&sql, p);
+
+	plan = SPI_prepare(sql.data, def->nargs, (Oid *) def->argtypes);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+			 sql.data, SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed for \"%s\"", sql.data);
+	pfree(sql.data);
+
+	store.plans[q] = plan;
+	return plan;
+}
+
+/*
+ * Execute a statement with its parameters; "expected" is the SPI_OK_* code
+ * it must return.  Returns the number of rows processed.
+ */
+static int
+store_execute(WalmonQuery q, Datum *values, const bool *isnull, int expected)
+{
+	char		nulls[WALMON_UPSERT_NARGS];
+	int			nargs = walmon_queries[q].nargs;
+	int			rc;
+
+	for (int i = 0; i < nargs; i++)
+		nulls[i] = (isnull != NULL && isnull[i]) ? 'n' : ' ';
+
+	rc = SPI_execute_plan(store_plan(q), values, nulls, false, 0);
+	if (rc != expected)
+		elog(ERROR, "unexpected SPI result %s for walmon statement %d",
+			 SPI_result_code_string(rc), (int) q);
+	return (int) SPI_processed;
+}
+
+/*
+ * Copy the rows of the last statement, each a single whole-row value of
+ * wal_monitor, into a tuplestore of wal_monitor rows.
+ */
+static void
+store_put_rows(Tuplestorestate *tupstore)
+{
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[i],
+									  SPI_tuptable->tupdesc, 1, &isnull);
+		HeapTupleHeader td;
+		HeapTupleData tuple;
+
+		if (isnull)
+			continue;
+		td = DatumGetHeapTupleHeader(d);
+		tuple.t_len = HeapTupleHeaderGetDatumLength(td);
+		ItemPointerSetInvalid(&tuple.t_self);
+		tuple.t_tableOid = InvalidOid;
+		tuple.t_data = td;
+		tuplestore_puttuple(tupstore, &tuple);
+	}
+}
+
+/*
+ * Upsert one monitor row inside an open store call; returns the number of
+ * rows written (0 only when the source is not registered).
+ */
+static int
+store_upsert_one(const WalmonUpsert *u)
+{
+	Datum	   *values = (Datum *) u->values;
+
+	if (store_execute(Q_UPSERT_UPDATE, values, u->isnull,
+					  SPI_OK_UPDATE_RETURNING) > 0)
+		return 1;
+	return store_execute(Q_UPSERT_INSERT, values, u->isnull,
+						 SPI_OK_INSERT_RETURNING);
+}
+
+static void
+store_report_unregistered(int32 source_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+			 errmsg("source %d is not registered", source_id),
+			 errhint("Register it with walmon_add_source() first.")));
+}
+
+/*
+ * Upsert the monitor row of one source; returns the row as a wal_monitor
+ * composite allocated in the caller's memory context.
+ */
+Datum
+walmon_store_upsert(const WalmonUpsert *u)
+{
+	WalmonStoreCall call;
+	bool		isnull;
+	Datum		result;
+
+	store_begin(&call);
+	if (store_upsert_one(u) == 0)
+		store_report_unregistered(DatumGetInt32(u->values[WALMON_ARG_SOURCE_ID]));
+	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+						   &isnull);
+	result = SPI_datumTransfer(result, false, -1);
+	store_end(&call);
+
+	return result;
+}
+
+/*
+ * Upsert many monitor rows, in the order given (the caller sorts them by
+ * source_id so that concurrent batches lock rows in the same order), and
+ * put every resulting row in tupstore.
+ */
+void
+walmon_store_upsert_many(const WalmonUpsert *u, int n,
+						 Tuplestorestate *tupstore)
+{
+	WalmonStoreCall call;
+
+	store_begin(&call);
+	for (int i = 0; i < n; i++)
+	{
+		if (store_upsert_one(&u[i]) == 0)
+			store_report_unregistered(DatumGetInt32(u[i].values[WALMON_ARG_SOURCE_ID]));
+		store_put_rows(tupstore);
+		SPI_freetuptable(SPI_tuptable);
+	}
+	store_end(&call);
+}
+
+/*
+ * Put the monitor row of one source, or of all sources by source_id, into
+ * tupstore.
+ */
+void
+walmon_store_status(Tuplestorestate *tupstore, bool all, int32 source_id)
+{
+	WalmonStoreCall call;
+	Datum		arg = Int32GetDatum(source_id);
+
+	store_begin(&call);
+	if (all)
+		store_execute(Q_STATUS_ALL, NULL, NULL, SPI_OK_SELECT);
+	else
+		store_execute(Q_STATUS_ONE, &arg, NULL, SPI_OK_SELECT);
+	store_put_rows(tupstore);
+	store_end(&call);
+}
+
+/*
+ * Change status and error message of an existing monitor row.  Returns the
+ * new row, or sets *found to false when the source has no monitor row.
+ */
+Datum
+walmon_store_set_status(int32 source_id, Datum status, Datum error_message,
+						bool error_isnull, bool *found)
+{
+	WalmonStoreCall call;
+	Datum		values[3];
+	bool		isnull[3] = {false, false, error_isnull};
+	Datum		result = (Datum) 0;
+
+	values[0] = Int32GetDatum(source_id);
+	values[1] = status;
+	values[2] = error_message;
+
+	store_begin(&call);
+	*found = store_execute(Q_SET_STATUS, values, isnull,
+						   SPI_OK_UPDATE_RETURNING) > 0;
+	if (*found)
+	{
+		bool		rnull;
+
+		result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+							   1, &rnull);
+		result = SPI_datumTransfer(result, false, -1);
+	}
+	store_end(&call);
+
+	return result;
+}
+
+/* Delete the monitor row of a source; true when there was one. */
+bool
+walmon_store_delete_monitor(int32 source_id)
+{
+	WalmonStoreCall call;
+	Datum		arg = Int32GetDatum(source_id);
+	int			n;
+
+	store_begin(&call);
+	n = store_execute(Q_DELETE_MONITOR, &arg, NULL, SPI_OK_DELETE);
+	store_end(&call);
+
+	return n > 0;
+}
+
+/* Delete a source and, by cascade, its monitor row; true when it existed. */
+bool
+walmon_store_drop_source(int32 source_id)
+{
+	WalmonStoreCall call;
+	Datum		arg = Int32GetDatum(source_id);
+	int			n;
+
+	store_begin(&call);
+	n = store_execute(Q_DROP_SOURCE, &arg, NULL, SPI_OK_DELETE);
+	store_end(&call);
+
+	return n > 0;
+}
+
+/*
+ * Register a source; returns its id.  With an id of the caller's, the
+ * source table is locked against other inserts until commit (SHARE ROW
+ * EXCLUSIVE conflicts with itself and with ROW EXCLUSIVE), so that moving
+ * the sequence past that id cannot race with another session drawing ids.
+ */
+int32
+walmon_store_add_source(Datum name, Datum slot_name, bool slot_isnull,
+						int32 id, bool id_isnull)
+{
+	WalmonStoreCall call;
+	Datum		values[4];
+	bool		isnull[4] = {false, slot_isnull, false, false};
+	bool		rnull;
+	int32		result;
+
+	values[0] = name;
+	values[1] = slot_name;
+	values[2] = Int32GetDatum(id);
+
+	store_begin(&call);
+	if (id_isnull)
+		store_execute(Q_ADD_SOURCE, values, isnull, SPI_OK_INSERT_RETURNING);
+	else
+	{
+		LockRelationOid(store.source_relid, ShareRowExclusiveLock);
+		store_execute(Q_ADD_SOURCE_WITH_ID, values, isnull,
+					  SPI_OK_INSERT_RETURNING);
+	}
+	result = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+										 SPI_tuptable->tupdesc, 1, &rnull));
+	if (!id_isnull)
+	{
+		values[3] = ObjectIdGetDatum(store.source_seqid);
+		store_execute(Q_ADVANCE_SOURCE_ID, &values[2], NULL, SPI_OK_SELECT);
+	}
+	store_end(&call);
+
+	return result;
+}
