@@ -57,6 +57,7 @@ const char *const walmon_upsert_argnames[WALMON_UPSERT_NARGS] = {
 #define WALMON_MAX_QUOTED	64
 
 static int32 walmon_get_source_id(FunctionCallInfo fcinfo, int argno);
+static void walmon_report_unregistered(int32 source_id, int element);
 static Datum walmon_check_status(Datum status);
 static void walmon_complete_upsert(WalmonUpsert *u);
 static Tuplestorestate *walmon_materialize(FunctionCallInfo fcinfo);
@@ -74,6 +75,25 @@ walmon_get_source_id(FunctionCallInfo fcinfo, int argno)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("source_id must not be null")));
 	return PG_GETARG_INT32(argno);
+}
+
+/*
+ * The error for an upsert of a source that is not registered; element is
+ * the source's index in a batch, or -1.
+ */
+static void
+walmon_report_unregistered(int32 source_id, int element)
+{
+	if (element >= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("monitors[%d]: source %d is not registered",
+						element, source_id),
+				 errhint("Register it with walmon_add_source() first.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+			 errmsg("source %d is not registered", source_id),
+			 errhint("Register it with walmon_add_source() first.")));
 }
 
 /*
@@ -214,6 +234,8 @@ Datum
 walmon_upsert(PG_FUNCTION_ARGS)
 {
 	WalmonUpsert u;
+	bool		registered;
+	Datum		result;
 
 	for (int i = 0; i < WALMON_UPSERT_NARGS; i++)
 	{
@@ -222,7 +244,10 @@ walmon_upsert(PG_FUNCTION_ARGS)
 	}
 	walmon_complete_upsert(&u);
 
-	PG_RETURN_DATUM(walmon_store_upsert(&u));
+	result = walmon_store_upsert(&u, &registered);
+	if (!registered)
+		walmon_report_unregistered(DatumGetInt32(u.values[WALMON_ARG_SOURCE_ID]), -1);
+	PG_RETURN_DATUM(result);
 }
 
 /*
@@ -365,6 +390,7 @@ walmon_upsert_batch(PG_FUNCTION_ARGS)
 	int		   *pos;
 	WalmonUpsert *sorted;
 	int			kept;
+	int			bad;
 	Tuplestorestate *tupstore;
 
 	if (PG_ARGISNULL(0))
@@ -407,7 +433,10 @@ walmon_upsert_batch(PG_FUNCTION_ARGS)
 		PG_END_TRY();
 	}
 
-	/* sort, keeping only the last element of each source */
+	/*
+	 * Sort by source_id, keeping only the last element of each source;
+	 * pos[k] stays the array index of sorted[k], for error messages.
+	 */
 	pos = palloc_array(int, Max(n, 1));
 	for (int i = 0; i < n; i++)
 		pos[i] = i;
@@ -420,10 +449,14 @@ walmon_upsert_batch(PG_FUNCTION_ARGS)
 			DatumGetInt32(u[pos[i]].values[WALMON_ARG_SOURCE_ID]) ==
 			DatumGetInt32(u[pos[i + 1]].values[WALMON_ARG_SOURCE_ID]))
 			continue;
+		pos[kept] = pos[i];
 		sorted[kept++] = u[pos[i]];
 	}
 
-	walmon_store_upsert_many(sorted, kept, tupstore);
+	bad = walmon_store_upsert_many(sorted, kept, tupstore);
+	if (bad >= 0)
+		walmon_report_unregistered(DatumGetInt32(sorted[bad].values[WALMON_ARG_SOURCE_ID]),
+								   pos[bad]);
 
 	return (Datum) 0;
 }

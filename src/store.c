@@ -449,32 +449,26 @@ store_upsert_one(const WalmonUpsert *u)
 						 SPI_OK_INSERT_RETURNING);
 }
 
-static void
-store_report_unregistered(int32 source_id)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
-			 errmsg("source %d is not registered", source_id),
-			 errhint("Register it with walmon_add_source() first.")));
-}
-
 /*
  * Upsert the monitor row of one source; returns the row as a wal_monitor
- * composite allocated in the caller's memory context.
+ * composite allocated in the caller's memory context, or sets *registered
+ * to false (and writes nothing) when the source is not registered.
  */
 Datum
-walmon_store_upsert(const WalmonUpsert *u)
+walmon_store_upsert(const WalmonUpsert *u, bool *registered)
 {
 	WalmonStoreCall call;
 	bool		isnull;
-	Datum		result;
+	Datum		result = (Datum) 0;
 
 	store_begin(&call);
-	if (store_upsert_one(u) == 0)
-		store_report_unregistered(DatumGetInt32(u->values[WALMON_ARG_SOURCE_ID]));
-	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-						   &isnull);
-	result = SPI_datumTransfer(result, false, -1);
+	*registered = store_upsert_one(u) > 0;
+	if (*registered)
+	{
+		result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+							   1, &isnull);
+		result = SPI_datumTransfer(result, false, -1);
+	}
 	store_end(&call);
 
 	return result;
@@ -483,23 +477,32 @@ walmon_store_upsert(const WalmonUpsert *u)
 /*
  * Upsert many monitor rows, in the order given (the caller sorts them by
  * source_id so that concurrent batches lock rows in the same order), and
- * put every resulting row in tupstore.
+ * put every resulting row in tupstore.  Stops at the first element whose
+ * source is not registered and returns its index (the caller then raises
+ * an error, which undoes what was written); returns -1 when all were
+ * written.
  */
-void
+int
 walmon_store_upsert_many(const WalmonUpsert *u, int n,
 						 Tuplestorestate *tupstore)
 {
 	WalmonStoreCall call;
+	int			unregistered = -1;
 
 	store_begin(&call);
 	for (int i = 0; i < n; i++)
 	{
 		if (store_upsert_one(&u[i]) == 0)
-			store_report_unregistered(DatumGetInt32(u[i].values[WALMON_ARG_SOURCE_ID]));
+		{
+			unregistered = i;
+			break;
+		}
 		store_put_rows(tupstore);
 		SPI_freetuptable(SPI_tuptable);
 	}
 	store_end(&call);
+
+	return unregistered;
 }
 
 /*

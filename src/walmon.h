@@ -47,8 +47,8 @@ typedef struct WalmonUpsert
 extern const char *const walmon_upsert_argnames[WALMON_UPSERT_NARGS];
 
 /* store.c: the only code that knows walmon's SQL */
-extern Datum walmon_store_upsert(const WalmonUpsert *u);
-extern void walmon_store_upsert_many(const WalmonUpsert *u, int n,
+extern Datum walmon_store_upsert(const WalmonUpsert *u, bool *registered);
+extern int	walmon_store_upsert_many(const WalmonUpsert *u, int n,
 									 Tuplestorestate *tupstore);
 extern void walmon_store_status(Tuplestorestate *tupstore, bool all,
 								int32 source_id);

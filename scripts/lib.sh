@@ -1,0 +1,68 @@
+# scripts/lib.sh: what scripts/demo, scripts/test and .ci/run share.
+#
+# Sourced, not run.  Finds PostgreSQL, installs what is missing (as root,
+# with apt), builds and installs walmon, and runs commands as the postgres
+# user when we are root (PostgreSQL refuses to run as root).
+
+WALMON_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+WALMON_PG_MAJOR=${WALMON_PG_MAJOR:-15}
+
+say() { printf '\n==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# The packages a build, the demo and the tests need, by the command or file
+# that shows each one is there.
+walmon_install_deps() {
+	local want=()
+	command -v make >/dev/null || want+=(make)
+	command -v gcc >/dev/null || want+=(gcc)
+	command -v perl >/dev/null || want+=(perl)
+	[ -x "/usr/lib/postgresql/$WALMON_PG_MAJOR/bin/postgres" ] || want+=("postgresql-$WALMON_PG_MAJOR")
+	[ -d "/usr/include/postgresql/$WALMON_PG_MAJOR/server" ] || want+=("postgresql-server-dev-$WALMON_PG_MAJOR")
+	perl -MIPC::Run -e1 2>/dev/null || want+=(libipc-run-perl)
+	[ -n "${PG_CONFIG:-}" ] && want=()	# a PostgreSQL of the caller's own
+	[ ${#want[@]} -eq 0 ] && return 0
+	[ "$(id -u)" -eq 0 ] || die "missing packages: ${want[*]} (install them as root)"
+	say "installing ${want[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q >/dev/null
+	apt-get install -y -q --no-install-recommends "${want[@]}" >/dev/null
+}
+
+# pg_config of the PostgreSQL to build against (PG_CONFIG wins).
+walmon_pg_config() {
+	if [ -n "${PG_CONFIG:-}" ]; then
+		echo "$PG_CONFIG"
+	elif [ -x "/usr/lib/postgresql/$WALMON_PG_MAJOR/bin/pg_config" ]; then
+		echo "/usr/lib/postgresql/$WALMON_PG_MAJOR/bin/pg_config"
+	else
+		command -v pg_config || die "no pg_config found; set PG_CONFIG"
+	fi
+}
+
+walmon_build_install() {
+	local pgc
+	pgc=$(walmon_pg_config)
+	say "building walmon against $("$pgc" --version)"
+	make -s -C "$WALMON_TOP" PG_CONFIG="$pgc" all
+	make -s -C "$WALMON_TOP" PG_CONFIG="$pgc" install >/dev/null
+	echo "installed into $("$pgc" --pkglibdir) and $("$pgc" --sharedir)/extension"
+}
+
+# Run a command as the user PostgreSQL runs as: postgres when we are root,
+# ourselves otherwise.
+as_pg() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+# A fresh directory the PostgreSQL user owns.
+walmon_scratch_dir() {
+	local dir
+	dir=$(mktemp -d "${TMPDIR:-/tmp}/walmon-$1.XXXXXX")
+	[ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
+	echo "$dir"
+}

@@ -1,0 +1,135 @@
+--
+-- The SQL API: every function's normal behaviour (contract section 3).
+--
+CREATE EXTENSION walmon;
+
+-- the objects the extension owns
+SELECT pg_catalog.pg_describe_object(classid, objid, 0) AS object
+FROM pg_catalog.pg_depend
+WHERE refclassid = 'pg_catalog.pg_extension'::regclass
+  AND refobjid = (SELECT oid FROM pg_catalog.pg_extension WHERE extname = 'walmon')
+  AND deptype = 'e'
+ORDER BY 1;
+
+-- wal_monitor keeps only the indexes that no upsert changes, and room for HOT
+SELECT indexrelid::regclass AS index, indisunique
+FROM pg_catalog.pg_index WHERE indrelid = 'wal_monitor'::regclass ORDER BY 1;
+SELECT reloptions FROM pg_catalog.pg_class WHERE oid = 'wal_monitor'::regclass;
+
+--
+-- walmon_add_source
+--
+SELECT walmon_add_source('orders-db');
+SELECT walmon_add_source('billing-db', 'billing_slot');
+-- an id of the caller's own moves the sequence past it...
+SELECT walmon_add_source('legacy-db', id => 100);
+SELECT walmon_add_source('next-db');
+-- ...but never back
+SELECT walmon_add_source('old-db', id => 50);
+SELECT walmon_add_source('newest-db');
+SELECT id, name, slot_name, created_at IS NOT NULL AS has_created_at
+FROM walmon_source ORDER BY id;
+
+--
+-- walmon_upsert: the first call inserts, later calls update that same row
+--
+SELECT last_value AS monitor_seq_before FROM wal_monitor_id_seq;
+SELECT id, source_id, wal_lsn, wal_position, last_wal_received = now() AS received_now,
+       last_transaction_time, replication_slot_name, replication_lag_bytes,
+       status, error_message, created_at = now() AS created_now,
+       updated_at = now() AS updated_now
+FROM walmon_upsert(1, '0/1A2B3C4D');
+
+-- an update keeps the id and consumes no sequence value
+SELECT id, source_id, wal_lsn, wal_position, status
+FROM walmon_upsert(1, '0/1A2B3C5E', 440402014);
+SELECT id, source_id, wal_lsn, wal_position, status
+FROM walmon_upsert(1, '0/1A2B3C6F');
+SELECT last_value AS monitor_seq_after FROM wal_monitor_id_seq;
+SELECT count(*) AS rows_for_source_1 FROM wal_monitor WHERE source_id = 1;
+
+-- every argument by name; status in any letter case, stored upper-case
+SELECT id, source_id, wal_lsn, wal_position, last_wal_received,
+       last_transaction_time, replication_slot_name, replication_lag_bytes,
+       status, error_message
+FROM walmon_upsert(source_id => 2,
+                   wal_lsn => '16/B374D848',
+                   wal_position => 12345,
+                   last_wal_received => '2026-01-02 03:04:05+00',
+                   last_transaction_time => '2026-01-02 03:04:00+00',
+                   replication_slot_name => 'billing_slot',
+                   replication_lag_bytes => 4096,
+                   status => 'iDlE',
+                   error_message => 'caught up');
+
+-- the call's values replace the stored ones: omitted arguments become NULL,
+-- status ACTIVE; created_at stays, updated_at moves
+SELECT id, source_id, wal_lsn, wal_position, last_wal_received,
+       replication_slot_name, replication_lag_bytes, status, error_message
+FROM walmon_upsert(2);
+
+-- the largest LSN that fits wal_position, and explicit zeroes
+SELECT wal_lsn, wal_position, replication_lag_bytes
+FROM walmon_upsert(2, '7FFFFFFF/FFFFFFFF', replication_lag_bytes => 0);
+SELECT wal_lsn, wal_position FROM walmon_upsert(2, 'FFFFFFFF/FFFFFFFF', 0);
+SELECT wal_lsn, wal_position FROM walmon_upsert(2, '0/0');
+
+-- the result is a wal_monitor row, usable as one
+SELECT (walmon_upsert(100, status => 'error', error_message => 'slot lost')).status;
+
+--
+-- walmon_status
+--
+SELECT source_id, wal_lsn, status, error_message FROM walmon_status(1);
+SELECT count(*) AS rows_for_unknown FROM walmon_status(999);
+SELECT source_id, status FROM walmon_status();
+SELECT pg_catalog.array_agg(source_id) = pg_catalog.array_agg(source_id ORDER BY source_id) AS ordered
+FROM walmon_status();
+
+--
+-- walmon_set_status changes only status, error_message and updated_at
+--
+CREATE TEMP TABLE before AS SELECT * FROM wal_monitor WHERE source_id = 1;
+SELECT source_id, wal_lsn, status, error_message
+FROM walmon_set_status(1, 'error', 'Connection timeout');
+SELECT (b.id, b.wal_lsn, b.wal_position, b.last_wal_received, b.last_transaction_time,
+        b.replication_slot_name, b.replication_lag_bytes, b.created_at)
+     IS NOT DISTINCT FROM (w.id, w.wal_lsn, w.wal_position, w.last_wal_received, w.last_transaction_time,
+        w.replication_slot_name, w.replication_lag_bytes, w.created_at) AS rest_unchanged,
+       w.updated_at > b.updated_at AS updated_at_moved
+FROM before b JOIN wal_monitor w USING (source_id);
+-- the error message defaults to NULL
+SELECT status, error_message FROM walmon_set_status(1, 'Active');
+
+--
+-- walmon_upsert_batch
+--
+SELECT source_id, wal_lsn, wal_position, status, error_message
+FROM walmon_upsert_batch('[
+  {"source_id": 101, "wal_lsn": "0/3000000", "status": "idle"},
+  {"source_id": 1, "wal_lsn": "0/1A2B3D00", "replication_lag_bytes": 10},
+  {"source_id": "102", "wal_lsn": "0/4000000", "wal_position": 7},
+  {"source_id": 101, "wal_lsn": "0/3000100", "error_message": "later element wins"},
+  {"source_id": 2, "error_message": null, "wal_lsn": null}
+]'::jsonb || '[]'::jsonb) ORDER BY source_id;
+-- an empty array writes nothing
+SELECT count(*) FROM walmon_upsert_batch('[]');
+SELECT source_id, wal_lsn, status, error_message FROM walmon_status(101);
+
+--
+-- walmon_delete and walmon_drop_source
+--
+SELECT walmon_delete(101) AS deleted, walmon_delete(101) AS again;
+SELECT count(*) FROM wal_monitor WHERE source_id = 101;
+-- the source is still registered: a new upsert creates a new row
+SELECT id > 0 AS has_id, source_id FROM walmon_upsert(101);
+-- dropping a source removes its monitor row too
+SELECT walmon_drop_source(101) AS dropped, walmon_drop_source(101) AS again;
+SELECT count(*) FROM wal_monitor WHERE source_id = 101;
+SELECT count(*) FROM walmon_source WHERE id = 101;
+SELECT walmon_drop_source(999) AS unknown;
+
+-- one row per source, whatever happened
+SELECT source_id, count(*) FROM wal_monitor GROUP BY source_id HAVING count(*) > 1;
+
+DROP EXTENSION walmon;
