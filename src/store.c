@@ -62,6 +62,7 @@ typedef enum WalmonQuery
 	Q_ADD_SOURCE,
 	Q_ADD_SOURCE_WITH_ID,
 	Q_ADVANCE_SOURCE_ID,
+	Q_RECORD_HISTORY,
 	WALMON_NUM_QUERIES
 } WalmonQuery;
 
@@ -173,6 +174,14 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 		" CASE WHEN q.is_called THEN q.last_value"
 		" ELSE q.last_value OPERATOR(pg_catalog.-) 1 END",
 		2, {INT4OID, REGCLASSOID}
+	},
+
+	[Q_RECORD_HISTORY] = {
+		"INSERT INTO @extschema@.wal_monitor_history"
+		" (source_id, old_status, new_status, error_message, wal_lsn,"
+		"  replication_lag_bytes)"
+		" VALUES ($1, $2, $3, $4, $5, $6)",
+		6, {INT4OID, TEXTOID, TEXTOID, TEXTOID, LSNOID, INT8OID}
 	},
 };
 
@@ -626,4 +635,30 @@ walmon_store_add_source(Datum name, Datum slot_name, bool slot_isnull,
 	store_end(&call);
 
 	return result;
+}
+
+/* Append one status change to wal_monitor_history. */
+void
+walmon_store_record_history(const WalmonHistoryEvent *ev)
+{
+	WalmonStoreCall call;
+	Datum		values[6];
+	bool		isnull[6];
+
+	values[0] = ev->source_id;
+	isnull[0] = false;
+	values[1] = ev->old_status;
+	isnull[1] = ev->old_status_isnull;
+	values[2] = ev->new_status;
+	isnull[2] = false;
+	values[3] = ev->error_message;
+	isnull[3] = ev->error_message_isnull;
+	values[4] = ev->wal_lsn;
+	isnull[4] = ev->wal_lsn_isnull;
+	values[5] = ev->lag;
+	isnull[5] = ev->lag_isnull;
+
+	store_begin(&call);
+	store_execute(Q_RECORD_HISTORY, values, isnull, SPI_OK_INSERT);
+	store_end(&call);
 }

@@ -43,6 +43,21 @@ typedef struct WalmonUpsert
 	bool		isnull[WALMON_UPSERT_NARGS];
 } WalmonUpsert;
 
+/* One change of a monitor's status, for wal_monitor_history (history.c) */
+typedef struct WalmonHistoryEvent
+{
+	Datum		source_id;
+	Datum		old_status;
+	bool		old_status_isnull;
+	Datum		new_status;
+	Datum		error_message;
+	bool		error_message_isnull;
+	Datum		wal_lsn;
+	bool		wal_lsn_isnull;
+	Datum		lag;
+	bool		lag_isnull;
+} WalmonHistoryEvent;
+
 /* argument names, as walmon_upsert declares them (functions.c) */
 extern const char *const walmon_upsert_argnames[WALMON_UPSERT_NARGS];
 
@@ -57,6 +72,7 @@ extern Datum walmon_store_set_status(int32 source_id, Datum status,
 									 bool *found);
 extern bool walmon_store_delete_monitor(int32 source_id);
 extern bool walmon_store_drop_source(int32 source_id);
+extern void walmon_store_record_history(const WalmonHistoryEvent *ev);
 extern int32 walmon_store_add_source(Datum name, Datum slot_name,
 									 bool slot_isnull, int32 id,
 									 bool id_isnull);

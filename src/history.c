@@ -1,0 +1,153 @@
+/*-------------------------------------------------------------------------
+ *
+ * history.c
+ *		The trigger behind wal_monitor_history and the walmon alerts: every
+ *		change of wal_monitor.status, however it was made (a walmon function,
+ *		the worker, a plain UPDATE), appends one history row and sends
+ *		NOTIFY walmon with a JSON payload.
+ *
+ * The trigger definitions (walmon--1.0.sql) keep the common case free: the
+ * UPDATE trigger has WHEN (OLD.status IS DISTINCT FROM NEW.status), so an
+ * upsert that keeps the status never calls this function, and the INSERT
+ * trigger fires only for rows created now, so a restore (pg_restore loads
+ * rows that carry their original created_at) records nothing and alerts
+ * no one.  NOTIFY is transactional: the alert is delivered at commit and
+ * never for a change that rolls back.
+ *
+ * Copyright (c) 2026, walmon developers
+ *
+ * IDENTIFICATION
+ *		src/history.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "commands/async.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/pg_lsn.h"
+#include "utils/rel.h"
+
+#include "walmon.h"
+
+PG_FUNCTION_INFO_V1(walmon_history_trigger);
+
+/* the NOTIFY channel */
+#define WALMON_CHANNEL "walmon"
+
+/*
+ * The most of error_message an alert repeats: a NOTIFY payload must stay
+ * under 8000 bytes, and the full message is in the history row.
+ */
+#define WALMON_ALERT_MAX_ERROR 1024
+
+/* Column values of a wal_monitor row, by name. */
+static Datum
+walmon_column(HeapTuple tuple, TupleDesc tupdesc, const char *name,
+			  bool *isnull)
+{
+	int			attnum = SPI_fnumber(tupdesc, name);
+
+	if (attnum <= 0)
+		elog(ERROR, "wal_monitor has no column \"%s\"", name);
+	return heap_getattr(tuple, attnum, tupdesc, isnull);
+}
+
+/* Append "key": "value" (or null) to a JSON object under construction. */
+static void
+walmon_json_text(StringInfo buf, const char *key, const char *value)
+{
+	if (buf->len > 1)
+		appendStringInfoString(buf, ", ");
+	escape_json(buf, key);
+	appendStringInfoString(buf, ": ");
+	if (value == NULL)
+		appendStringInfoString(buf, "null");
+	else
+		escape_json(buf, value);
+}
+
+/*
+ * walmon_history_trigger: AFTER INSERT / AFTER UPDATE OF status, FOR EACH
+ * ROW on wal_monitor.
+ */
+Datum
+walmon_history_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TupleDesc	tupdesc;
+	HeapTuple	newtuple;
+	WalmonHistoryEvent ev;
+	bool		isnull;
+	StringInfoData payload;
+	char	   *error_message = NULL;
+	char		lsnbuf[32];
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		!(TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) ||
+		  TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event)))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("walmon_history_trigger must be fired AFTER INSERT or UPDATE FOR EACH ROW")));
+
+	tupdesc = trigdata->tg_relation->rd_att;
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+	{
+		newtuple = trigdata->tg_newtuple;
+		ev.old_status = walmon_column(trigdata->tg_trigtuple, tupdesc,
+									  "status", &ev.old_status_isnull);
+	}
+	else
+	{
+		newtuple = trigdata->tg_trigtuple;
+		ev.old_status = (Datum) 0;
+		ev.old_status_isnull = true;
+	}
+
+	ev.source_id = walmon_column(newtuple, tupdesc, "source_id", &isnull);
+	ev.new_status = walmon_column(newtuple, tupdesc, "status", &isnull);
+	ev.error_message = walmon_column(newtuple, tupdesc, "error_message",
+									 &ev.error_message_isnull);
+	ev.wal_lsn = walmon_column(newtuple, tupdesc, "wal_lsn",
+							   &ev.wal_lsn_isnull);
+	ev.lag = walmon_column(newtuple, tupdesc, "replication_lag_bytes",
+						   &ev.lag_isnull);
+
+	walmon_store_record_history(&ev);
+
+	/* the alert */
+	initStringInfo(&payload);
+	appendStringInfoChar(&payload, '{');
+	appendStringInfo(&payload, "\"source_id\": %d", DatumGetInt32(ev.source_id));
+	walmon_json_text(&payload, "old_status",
+					 ev.old_status_isnull ? NULL : TextDatumGetCString(ev.old_status));
+	walmon_json_text(&payload, "new_status", TextDatumGetCString(ev.new_status));
+	if (!ev.error_message_isnull)
+	{
+		error_message = TextDatumGetCString(ev.error_message);
+		if (strlen(error_message) > WALMON_ALERT_MAX_ERROR)
+			error_message[pg_mbcliplen(error_message, strlen(error_message),
+									   WALMON_ALERT_MAX_ERROR)] = '\0';
+	}
+	walmon_json_text(&payload, "error_message", error_message);
+	if (!ev.wal_lsn_isnull)
+	{
+		XLogRecPtr	lsn = DatumGetLSN(ev.wal_lsn);
+
+		snprintf(lsnbuf, sizeof(lsnbuf), "%X/%X", LSN_FORMAT_ARGS(lsn));
+	}
+	walmon_json_text(&payload, "wal_lsn", ev.wal_lsn_isnull ? NULL : lsnbuf);
+	appendStringInfoChar(&payload, '}');
+
+	Async_Notify(WALMON_CHANNEL, payload.data);
+
+	return PointerGetDatum(NULL);
+}
