@@ -29,7 +29,7 @@ SELECT r.rolname, p.oid::regprocedure AS function,
 FROM pg_proc p, pg_roles r
 WHERE p.proname LIKE 'walmon%'
   AND r.rolname IN ('regress_walmon_nobody', 'regress_walmon_app', 'regress_walmon_reader')
-ORDER BY 1, 2::text;
+ORDER BY r.rolname, p.oid::regprocedure::text;
 
 -- and table by table
 SELECT r.rolname, c.relname,
