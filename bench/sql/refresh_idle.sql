@@ -1,0 +1,2 @@
+-- One worker cycle when nothing changed since the previous one.
+SELECT walmon_refresh();
