@@ -136,6 +136,14 @@ q() {
 		-U postgres -d postgres -c "$1"
 }
 
+# set_conf SETTING...: append settings to postgresql.conf and reload (a
+# file, not ALTER SYSTEM: a build without the worker has no walmon.* GUCs,
+# and a placeholder in the file is harmless)
+set_conf() {
+	printf '%s\n' "$@" >>"$data/postgresql.conf"
+	q "SELECT pg_reload_conf()" >/dev/null
+}
+
 # pgb SYNC PGBENCH_ARGS...: pgbench with -M prepared and the given
 # synchronous_commit; prints pgbench's report
 pgb() {
@@ -316,6 +324,8 @@ idle_bytes=""
 idle_note=""
 if [ "$has_worker" = t ]; then
 	say "worker cycle time at $CYCLE_SLOTS physical slots"
+	# the background worker pauses: only this session's cycles run
+	set_conf "walmon.enabled = off"
 	have=0
 	for n in $CYCLE_SLOTS; do
 		q "SELECT count(pg_create_physical_replication_slot(format('bench_slot_%s', g), true))
@@ -340,8 +350,7 @@ if [ "$has_worker" = t ]; then
 	say "walmon's WAL over ${BENCH_IDLE_SECONDS}s of idleness (naptime 200ms, a physical and a logical slot)"
 	q "SELECT pg_create_physical_replication_slot('bench_idle_physical', true)" >/dev/null
 	q "SELECT pg_create_logical_replication_slot('bench_idle_logical', 'pgoutput')" >/dev/null
-	q "ALTER SYSTEM SET walmon.naptime = '200ms'" >/dev/null
-	q "SELECT pg_reload_conf()" >/dev/null
+	set_conf "walmon.enabled = on" "walmon.naptime = '200ms'"
 	# quiet the server the benchmark just loaded: no dead rows left for
 	# anyone to prune, nothing for the next checkpoint to write
 	q "VACUUM" >/dev/null
@@ -361,7 +370,7 @@ if [ "$has_worker" = t ]; then
 		last=$lsn
 		((waited++ < 600)) || { idle_note="never settled; "; break; }
 	done
-	cycles_sql="SELECT coalesce(to_jsonb(s) ->> 'cycles', '?') FROM walmon_worker_status() AS s"
+	cycles_sql="SELECT coalesce(to_jsonb(s) ->> 'cycles', '?') FROM (SELECT * FROM walmon_worker_status()) AS s"
 	cycles0=$(q "$cycles_sql")
 	lsn0=$(q "SELECT pg_current_wal_lsn()")
 	sleep "$BENCH_IDLE_SECONDS"
@@ -382,14 +391,22 @@ if [ "$has_worker" = t ]; then
 			WHERE pg_relation_filenode(c.oid) IS NOT NULL")
 		as_pg "$bindir/pg_waldump" -p "$data/pg_wal" -s "$lsn0" -e "$lsn1" \
 			>"$results/idle_waldump.txt" 2>&1 || true
+		# a record is walmon's when it touches a walmon relation, or belongs
+		# to a transaction that did (its commit record)
 		walmon_wal=$(awk -v nodes="$walmon_nodes" '
 			BEGIN { n = split(nodes, a, " "); for (i = 1; i <= n; i++) w[a[i]] = 1 }
 			/^rmgr:/ {
 				split($0, f, "len \\(rec/tot\\): *"); split(f[2], l, "[/,]")
+				tx = $0; sub(/.*tx: */, "", tx); sub(/,.*/, "", tx)
+				k++; len[k] = l[2] + 0; xid[k] = tx
 				for (i = 1; i <= NF; i++)
-					if ($i == "rel") { split($(i + 1), r, "/"); if (r[3] in w) { sum += l[2]; break } }
+					if ($i == "rel") { split($(i + 1), r, "/"); if (r[3] in w) mine[k] = 1 }
+				if (k in mine && tx != 0) walmon_xid[tx] = 1
 			}
-			END { print sum + 0 }' "$results/idle_waldump.txt")
+			END {
+				for (j = 1; j <= k; j++) if (j in mine || xid[j] in walmon_xid) sum += len[j]
+				print sum + 0
+			}' "$results/idle_waldump.txt")
 		idle_note+="; $walmon_wal bytes in records on walmon's tables (pg_waldump: bench/results/idle_waldump.txt)"
 	fi
 	q "SELECT pg_drop_replication_slot('bench_idle_logical')" >/dev/null
