@@ -63,6 +63,7 @@ typedef enum WalmonQuery
 	Q_ADD_SOURCE_WITH_ID,
 	Q_ADVANCE_SOURCE_ID,
 	Q_RECORD_HISTORY,
+	Q_SOURCE_STATES,
 	WALMON_NUM_QUERIES
 } WalmonQuery;
 
@@ -182,6 +183,18 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 		"  replication_lag_bytes)"
 		" VALUES ($1, $2, $3, $4, $5, $6)",
 		6, {INT4OID, TEXTOID, TEXTOID, TEXTOID, LSNOID, INT8OID}
+	},
+
+	[Q_SOURCE_STATES] = {
+		"SELECT s.id, s.name, s.slot_name::pg_catalog.text, w.status,"
+		" w.replication_lag_bytes,"
+		" pg_catalog.date_part('epoch',"
+		"  pg_catalog.now() OPERATOR(pg_catalog.-) w.last_wal_received)"
+		" FROM @extschema@.walmon_source AS s"
+		" JOIN @extschema@.wal_monitor AS w"
+		"  ON w.source_id OPERATOR(pg_catalog.=) s.id"
+		" ORDER BY s.id USING OPERATOR(pg_catalog.<)",
+		0, {InvalidOid}
 	},
 };
 
@@ -661,4 +674,42 @@ walmon_store_record_history(const WalmonHistoryEvent *ev)
 	store_begin(&call);
 	store_execute(Q_RECORD_HISTORY, values, isnull, SPI_OK_INSERT);
 	store_end(&call);
+}
+
+/*
+ * The state of every source that has a monitor row, by source id, in an
+ * array allocated in the caller's memory context.
+ */
+WalmonSourceState *
+walmon_store_source_states(int *n)
+{
+	MemoryContext callercxt = CurrentMemoryContext;
+	WalmonStoreCall call;
+	WalmonSourceState *states;
+
+	store_begin(&call);
+	store_execute(Q_SOURCE_STATES, NULL, NULL, SPI_OK_SELECT);
+	*n = (int) SPI_processed;
+	states = MemoryContextAllocZero(callercxt,
+									sizeof(WalmonSourceState) * Max(*n, 1));
+	for (int i = 0; i < *n; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	tupdesc = SPI_tuptable->tupdesc;
+		WalmonSourceState *st = &states[i];
+		bool		isnull;
+		char	   *slot;
+
+		st->source_id = DatumGetInt32(SPI_getbinval(tuple, tupdesc, 1, &isnull));
+		st->name = MemoryContextStrdup(callercxt, SPI_getvalue(tuple, tupdesc, 2));
+		slot = SPI_getvalue(tuple, tupdesc, 3);
+		st->slot_name = slot ? MemoryContextStrdup(callercxt, slot) : NULL;
+		st->status = MemoryContextStrdup(callercxt, SPI_getvalue(tuple, tupdesc, 4));
+		st->lag = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 5, &st->lag_isnull));
+		st->wal_age = DatumGetFloat8(SPI_getbinval(tuple, tupdesc, 6,
+												   &st->wal_age_isnull));
+	}
+	store_end(&call);
+
+	return states;
 }
