@@ -708,7 +708,7 @@ walmon_store_upsert_many(const WalmonUpsert *u, int n,
 		return unregistered;
 
 	qsort(rows, nrows, sizeof(WalmonBatchRow), store_cmp_batch_row);
-	for (int i = 0; i < nrows; i++)
+	for (i = 0; i < nrows; i++)
 		store_put_row(tupstore, rows[i].row);
 	return -1;
 }
