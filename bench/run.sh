@@ -86,15 +86,9 @@ fi
 data=$work/data
 cd "$work"		# the postgres user may not be able to enter our directory
 
-stop_server() {
-	if [ -f "$data/postmaster.pid" ]; then
-		as_pg "$bindir/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1 ||
-			as_pg "$bindir/pg_ctl" -D "$data" -m immediate -w stop >/dev/null 2>&1 || true
-	fi
-}
 on_exit() {
 	local rc=$?
-	stop_server
+	walmon_cluster_stop "$work"
 	if [ "$rc" -ne 0 ]; then
 		echo "bench failed (exit $rc); server log: $work/server.log" >&2
 		[ -f "$work/server.log" ] && tail -n 20 "$work/server.log" >&2
@@ -104,26 +98,16 @@ on_exit() {
 trap on_exit EXIT
 trap 'exit 130' INT TERM
 
-stop_server		# a cluster left by an earlier, killed run
-rm -rf "$data" "$work/sql" "$work/server.log"
+rm -rf "$work/sql"
 say "starting a throwaway cluster in $data"
-as_pg "$bindir/initdb" -D "$data" -A trust -U postgres -E UTF8 --no-locale >/dev/null
-cat >>"$data/postgresql.conf" <<CONF
-
-# walmon benchmark
-listen_addresses = ''
-unix_socket_directories = '$work'
-port = $port
+walmon_cluster_start "$work" "$port" <<CONF
+# the benchmark's
 max_connections = 40
 shared_buffers = 256MB
-wal_level = logical
 max_replication_slots = 1100
-max_wal_senders = 4
 max_wal_size = 4GB
 checkpoint_timeout = 30min
-shared_preload_libraries = 'walmon'
 CONF
-as_pg "$bindir/pg_ctl" -D "$data" -l "$work/server.log" -w start >/dev/null
 
 # pgbench and psql run as postgres, which may not read this tree
 mkdir -p "$work/sql"
@@ -132,8 +116,7 @@ cp "$sqldir"/*.sql "$work/sql/"
 
 # q SQL: run SQL, print unaligned tuples only
 q() {
-	as_pg "$bindir/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$work" -p "$port" \
-		-U postgres -d postgres -c "$1"
+	walmon_psql "$work" "$port" -A -t -c "$1"
 }
 
 # set_conf SETTING...: append settings to postgresql.conf and reload (a
@@ -180,13 +163,12 @@ tps() {
 
 q "CREATE EXTENSION walmon" >/dev/null
 q "SELECT count(walmon_add_source('source ' || g, NULL, g)) FROM generate_series(1, $BATCH_SIZE) AS g" >/dev/null
-as_pg "$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$work" -p "$port" -U postgres \
-	-d postgres -f "$work/sql/orig_schema.sql" >/dev/null
+walmon_psql "$work" "$port" -f "$work/sql/orig_schema.sql" >/dev/null
 q "INSERT INTO orig.sources (name) SELECT 'source ' || g FROM generate_series(1, $BATCH_SIZE) AS g" >/dev/null
 has_worker=$(q "SELECT to_regprocedure('walmon_refresh()') IS NOT NULL")
 
 mkdir -p "$results"
-rm -f "$results"/*.csv
+rm -f "$results"/*.csv "$results"/idle_waldump.txt
 
 # ---------------------------------------------------------------------------
 # The machine.
@@ -232,7 +214,7 @@ upsert_count() {
 	upd=$((upd - before_upd))
 	hot=$((hot - before_hot))
 	printf '%s,%d,%s,%s,%s,%s\n' "$label" "$BENCH_UPSERTS" \
-		"$(awk -v h="$hot" -v u="$upd" 'BEGIN { printf "%.2f", u ? 100 * h / u : 0 }')" \
+		"$(awk -v h="$hot" -v u="$upd" 'BEGIN { printf "%.3f", u ? 100 * h / u : 0 }')" \
 		"$(q "SELECT pg_table_size('$table')")" \
 		"$(q "SELECT pg_total_relation_size('$table')")" \
 		"$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')"
@@ -265,7 +247,10 @@ echo "synchronous_commit,clients,contender,round,tps" >"$matrix_csv"
 for sync in on off; do
 	for clients in $BENCH_CLIENTS; do
 		line="sync=$sync clients=$clients:"
-		for ((round = 1; round <= BENCH_ROUNDS; round++)); do
+		# the goals are read from one cell: twice the rounds there
+		rounds=$BENCH_ROUNDS
+		[[ $sync == "$GOAL_SYNC" && $clients == "$GOAL_CLIENTS" ]] && rounds=$((2 * BENCH_ROUNDS))
+		for ((round = 1; round <= rounds; round++)); do
 			order=("${contenders[@]}")
 			if ((round % 2 == 0)); then
 				order=()
@@ -332,8 +317,7 @@ if [ "$has_worker" = t ]; then
 		   FROM generate_series($((have + 1)), $n) AS g" >/dev/null
 		have=$n
 		# the first cycle registers the new slots' sources and writes their rows
-		first=$(as_pg "$bindir/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$work" -p "$port" \
-			-U postgres -d postgres -c '\timing on' -c 'SELECT walmon_refresh()' |
+		first=$(walmon_psql "$work" "$port" -A -t -c '\timing on' -c 'SELECT walmon_refresh()' |
 			awk '/^Time: / { print $2 }')
 		changed=$(run_pgbench off -c 1 -T "$BENCH_SECONDS" -r -f "$work/sql/refresh.sql" |
 			awk '/walmon_refresh/ { print $1 }')
@@ -413,7 +397,7 @@ if [ "$has_worker" = t ]; then
 	q "SELECT pg_drop_replication_slot('bench_idle_physical')" >/dev/null
 fi
 
-stop_server
+walmon_cluster_stop "$work"
 
 # ---------------------------------------------------------------------------
 # The report.
@@ -468,7 +452,7 @@ report=$results/results.md
 	echo
 	echo "## Upsert throughput"
 	echo
-	echo "Transactions per second (mean of $BENCH_ROUNDS rounds; one upsert per transaction) and walmon_upsert's throughput divided by each contender's."
+	echo "Transactions per second (mean of $BENCH_ROUNDS rounds, $((2 * BENCH_ROUNDS)) for the goals' cell: $GOAL_CLIENTS clients, synchronous_commit=$GOAL_SYNC; one upsert per transaction) and walmon_upsert's throughput divided by each contender's."
 	echo
 	echo "| synchronous_commit | clients | walmon_upsert | raw, walmon's table | raw, original schema | PL/pgSQL, original schema | ÷ raw own | ÷ raw orig | ÷ PL/pgSQL |"
 	echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|"
