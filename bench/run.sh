@@ -530,7 +530,7 @@ set grid ytics
 set yrange [0:*]
 set xlabel "clients"
 set ylabel "transactions per second"
-set key top left
+set key below
 do for [s in "on off"] {
 	set title "synchronous_commit = ".s
 	plot "$results/chart_".s.".dat" using 2:xtic(1) title "walmon_upsert" lc rgb "#1b7837", \
