@@ -41,9 +41,14 @@ walmon_pg_config() {
 }
 
 walmon_build_install() {
-	local pgc
+	local pgc stamp=$WALMON_TOP/.built-with
 	pgc=$(walmon_pg_config)
 	say "building walmon against $("$pgc" --version)"
+	# objects built for another PostgreSQL must not be reused
+	if [ "$(cat "$stamp" 2>/dev/null)" != "$pgc" ]; then
+		make -s -C "$WALMON_TOP" PG_CONFIG="$pgc" clean >/dev/null
+		echo "$pgc" >"$stamp"
+	fi
 	make -s -C "$WALMON_TOP" PG_CONFIG="$pgc" all
 	make -s -C "$WALMON_TOP" PG_CONFIG="$pgc" install >/dev/null
 	echo "installed into $("$pgc" --pkglibdir) and $("$pgc" --sharedir)/extension"

@@ -105,7 +105,9 @@ SELECT started = pg_postmaster_start_time() AS same_server FROM server;
 SELECT walmon_add_source($$x'); DROP TABLE walmon_source; --$$) AS sql_looking,
        walmon_add_source('数据库-源 🚀') AS unicode,
        walmon_add_source(repeat('n', 2000)) AS long_name;
-SELECT id, left(name, 40) AS name, length(name) FROM walmon_source ORDER BY id;
+SELECT id, CASE WHEN name = '数据库-源 🚀' THEN '(the unicode name, kept exactly)' ELSE left(name, 40) END AS name,
+       length(name), octet_length(name)
+FROM walmon_source ORDER BY id;
 -- a slot name is a "name": longer text is cut to 63 bytes, like any name
 SELECT walmon_add_source('long-slot', repeat('s', 100)) AS id \gset
 SELECT slot_name, length(slot_name) FROM walmon_source WHERE id = :id;
