@@ -24,9 +24,13 @@
  */
 #include "postgres.h"
 
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
-#include "commands/dbcommands.h"
+#include "catalog/pg_database.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -58,6 +62,7 @@ static void walmon_worker_wait(TimestampTz until);
 static void walmon_worker_reload(void);
 static void walmon_worker_enter(WalmonWorkerPhase phase);
 static WALMON_NORETURN void walmon_worker_wait_for_database(void) WALMON_NORETURN_AFTER;
+static bool walmon_worker_database_ready(void);
 static bool walmon_worker_cycle(void);
 
 /*
@@ -106,8 +111,9 @@ walmon_worker_main(Datum main_arg)
 		walmon_worker_wait_for_database();
 
 	/*
-	 * When walmon.database does not exist, the connection fails with FATAL;
-	 * the flag tells the next incarnation to wait for the database instead.
+	 * When walmon.database does not exist (or does not accept connections),
+	 * the connection fails with FATAL; the flag tells the next incarnation
+	 * to wait for the database instead.
 	 */
 	walmon_shmem_set_connecting(true);
 	BackgroundWorkerInitializeConnection(walmon_database, NULL, 0);
@@ -242,20 +248,13 @@ walmon_worker_wait_for_database(void)
 
 	for (;;)
 	{
-		bool		exists;
-
 		walmon_worker_wait(TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 													   walmon_naptime));
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 			walmon_worker_reload();
 
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		exists = OidIsValid(get_database_oid(walmon_database, true));
-		CommitTransactionCommand();
-
-		if (exists)
+		if (walmon_worker_database_ready())
 		{
 			walmon_shmem_set_database_missing(false);
 			ereport(LOG,
@@ -264,6 +263,42 @@ walmon_worker_wait_for_database(void)
 			proc_exit(1);
 		}
 	}
+}
+
+/*
+ * Whether walmon.database exists and accepts connections.  Without a
+ * database, only the shared catalogs can be read, and only by a plain scan
+ * (as autovacuum's launcher does).
+ */
+static bool
+walmon_worker_database_ready(void)
+{
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tuple;
+	bool		ready = false;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	(void) GetTransactionSnapshot();
+
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while (HeapTupleIsValid(tuple = heap_getnext(scan, ForwardScanDirection)))
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tuple);
+
+		if (strcmp(NameStr(db->datname), walmon_database) == 0)
+		{
+			ready = db->datallowconn;
+			break;
+		}
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	CommitTransactionCommand();
+	return ready;
 }
 
 /*
