@@ -35,6 +35,16 @@ check-tap:
 bench:
 	bash bench/run.sh
 
+# Static analysis; both must print nothing.  clang-tidy's checks are in
+# .clang-tidy.
+.PHONY: lint
+lint:
+	cppcheck --enable=warning,performance,portability --error-exitcode=1 \
+		--quiet --inline-suppr -I src --suppress=missingIncludeSystem src/
+	clang-tidy --quiet src/*.c -- -I$(shell $(PG_CONFIG) --includedir-server) \
+		-Isrc -D_GNU_SOURCE 2>&1 | { grep -v 'warnings generated' || true; } | \
+		{ ! grep .; }
+
 clean: clean-walmon
 clean-walmon:
 	rm -rf tmp_check_regress tmp_check_iso

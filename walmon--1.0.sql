@@ -235,6 +235,14 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@.walmon_upsert_batch(jsonb) IS
 'Many upserts in one call, all or nothing: a JSON array of objects keyed by walmon_upsert''s argument names';
 
+CREATE FUNCTION @extschema@.walmon_prometheus()
+RETURNS text
+AS 'MODULE_PATHNAME', 'walmon_prometheus'
+LANGUAGE C STABLE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION @extschema@.walmon_prometheus() IS
+'The current state in the Prometheus text exposition format';
+
 --
 -- Privileges: PUBLIC gets nothing; pg_monitor reads.
 --
@@ -252,7 +260,8 @@ REVOKE ALL ON FUNCTION
 	@extschema@.walmon_add_source(text, name, integer),
 	@extschema@.walmon_drop_source(integer),
 	@extschema@.walmon_upsert_batch(jsonb),
-	@extschema@.walmon_history_trigger()
+	@extschema@.walmon_history_trigger(),
+	@extschema@.walmon_prometheus()
 FROM PUBLIC;
 
 GRANT SELECT ON TABLE @extschema@.walmon_source, @extschema@.wal_monitor,
@@ -261,7 +270,8 @@ GRANT SELECT ON SEQUENCE @extschema@.walmon_source_id_seq, @extschema@.wal_monit
 	@extschema@.wal_monitor_history_id_seq, @extschema@.wal_metrics_id_seq TO pg_monitor;
 GRANT EXECUTE ON FUNCTION
 	@extschema@.walmon_status(integer),
-	@extschema@.walmon_status()
+	@extschema@.walmon_status(),
+	@extschema@.walmon_prometheus()
 TO pg_monitor;
 
 --

@@ -41,9 +41,14 @@ walmon_pg_config() {
 }
 
 walmon_build_install() {
-	local pgc
+	local pgc stamp=$WALMON_TOP/.built-with
 	pgc=$(walmon_pg_config)
 	say "building walmon against $("$pgc" --version)"
+	# objects built for another PostgreSQL must not be reused
+	if [ "$(cat "$stamp" 2>/dev/null)" != "$pgc" ]; then
+		make -s -C "$WALMON_TOP" PG_CONFIG="$pgc" clean >/dev/null
+		echo "$pgc" >"$stamp"
+	fi
 	make -s -C "$WALMON_TOP" PG_CONFIG="$pgc" all
 	make -s -C "$WALMON_TOP" PG_CONFIG="$pgc" install >/dev/null
 	echo "installed into $("$pgc" --pkglibdir) and $("$pgc" --sharedir)/extension"
@@ -65,4 +70,48 @@ walmon_scratch_dir() {
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/walmon-$1.XXXXXX")
 	[ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
 	echo "$dir"
+}
+
+# A throwaway cluster in DIR/data, owned by the PostgreSQL user, listening
+# on a unix socket in DIR only, with walmon preloaded and logical decoding
+# on.  Extra postgresql.conf lines come on standard input.  An earlier
+# cluster in DIR is stopped and removed first.
+#   walmon_cluster_start DIR PORT < extra.conf
+walmon_cluster_start() {
+	local dir=$1 port=$2 bindir
+	bindir=$("$(walmon_pg_config)" --bindir)
+	walmon_cluster_stop "$dir"
+	rm -rf "$dir/data"
+	as_pg "$bindir/initdb" -D "$dir/data" -A trust -U postgres >/dev/null
+	{
+		cat <<CONF
+
+# walmon's throwaway cluster
+listen_addresses = ''
+unix_socket_directories = '$dir'
+port = $port
+shared_preload_libraries = 'walmon'
+wal_level = logical
+max_replication_slots = 20
+max_wal_senders = 10
+CONF
+		cat
+	} >>"$dir/data/postgresql.conf"
+	as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
+}
+
+walmon_cluster_stop() {
+	local dir=$1 bindir
+	bindir=$("$(walmon_pg_config)" --bindir)
+	if [ -f "$dir/data/postmaster.pid" ]; then
+		as_pg "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null || true
+	fi
+}
+
+# psql on the cluster in DIR: walmon_psql DIR PORT [psql arguments]
+walmon_psql() {
+	local dir=$1 port=$2 bindir
+	shift 2
+	bindir=$("$(walmon_pg_config)" --bindir)
+	as_pg "$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U postgres -d postgres "$@"
 }

@@ -3,12 +3,13 @@
 --
 CREATE EXTENSION walmon;
 
--- the objects the extension owns
+-- the objects the extension owns (row types left out: PostgreSQL 17 and
+-- later record them as members too)
 SELECT pg_catalog.pg_describe_object(classid, objid, 0) AS object
 FROM pg_catalog.pg_depend
 WHERE refclassid = 'pg_catalog.pg_extension'::regclass
   AND refobjid = (SELECT oid FROM pg_catalog.pg_extension WHERE extname = 'walmon')
-  AND deptype = 'e'
+  AND deptype = 'e' AND classid <> 'pg_catalog.pg_type'::regclass
 ORDER BY 1;
 
 -- wal_monitor keeps only the indexes that no upsert changes, and room for HOT

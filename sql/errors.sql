@@ -7,7 +7,9 @@ CREATE EXTENSION walmon;
 SELECT walmon_add_source('a'), walmon_add_source('b', 'b_slot');
 SELECT source_id, status FROM walmon_upsert(1, '0/10');
 
-CREATE TEMP TABLE fp AS SELECT regress.fingerprint() AS before;
+CREATE TEMP TABLE fp AS
+SELECT regress.fingerprint() AS before,
+       (SELECT last_value FROM wal_monitor_id_seq) AS monitor_ids;
 
 CREATE TEMP TABLE cases (n serial, stmt text);
 INSERT INTO cases (stmt) VALUES
@@ -71,8 +73,10 @@ INSERT INTO cases (stmt) VALUES
 
 SELECT n, stmt, t.* FROM cases, LATERAL regress.try(stmt) t ORDER BY n;
 
--- no failed call changed anything
-SELECT before = regress.fingerprint() AS unchanged FROM fp;
+-- no failed call changed any table, nor consumed a monitor id
+SELECT before = regress.fingerprint() AS unchanged,
+       monitor_ids = (SELECT last_value FROM wal_monitor_id_seq) AS no_monitor_id_used
+FROM fp;
 
 -- a whole batch is undone when one element fails, even a late one
 SELECT count(*) FROM walmon_upsert_batch('[{"source_id": 1, "wal_lsn": "0/99"}]');

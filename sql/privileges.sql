@@ -23,22 +23,36 @@ WHERE c.relnamespace = 'public'::regnamespace AND c.relname ~ '^(wal|walmon)_' A
 SELECT p.oid::regprocedure AS function_without_acl
 FROM pg_proc p WHERE p.proname LIKE 'walmon%' AND p.proacl IS NULL;
 
--- what each role may do, function by function
-SELECT r.rolname, p.oid::regprocedure AS function,
-       has_function_privilege(r.oid, p.oid, 'EXECUTE') AS execute
-FROM pg_proc p, pg_roles r
+-- what each role may do, function by function: a role with nothing (as
+-- PUBLIC), one granted walmon_upsert, a pg_monitor member, and the owner
+-- (the role that created the extension)
+CREATE TEMP VIEW matrix_roles AS
+SELECT rolname, oid, CASE WHEN rolname = current_user THEN 'owner' ELSE rolname END AS who
+FROM pg_roles
+WHERE rolname IN ('regress_walmon_nobody', 'regress_walmon_app', 'regress_walmon_reader', current_user);
+SELECT p.oid::regprocedure AS function,
+       string_agg(r.who || '=' || CASE WHEN has_function_privilege(r.oid, p.oid, 'EXECUTE') THEN 'X' ELSE '-' END,
+                  ' ' ORDER BY r.who) AS execute
+FROM pg_proc p, matrix_roles r
 WHERE p.proname LIKE 'walmon%'
-  AND r.rolname IN ('regress_walmon_nobody', 'regress_walmon_app', 'regress_walmon_reader')
-ORDER BY 1, 2::text;
+GROUP BY p.oid ORDER BY p.oid::regprocedure::text;
 
--- and table by table
-SELECT r.rolname, c.relname,
-       has_table_privilege(r.oid, c.oid, 'SELECT') AS select,
-       has_table_privilege(r.oid, c.oid, 'INSERT, UPDATE, DELETE') AS write
-FROM pg_class c, pg_roles r
+-- any SECURITY DEFINER function of the extension pins its search_path
+SELECT p.oid::regprocedure AS unpinned_security_definer
+FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+  AND p.prosecdef
+  AND NOT EXISTS (SELECT FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%');
+
+-- and table by table (r = SELECT, w = INSERT/UPDATE/DELETE)
+SELECT c.relname,
+       string_agg(r.who || '=' ||
+                  CASE WHEN has_table_privilege(r.oid, c.oid, 'SELECT') THEN 'r' ELSE '-' END ||
+                  CASE WHEN has_table_privilege(r.oid, c.oid, 'INSERT, UPDATE, DELETE') THEN 'w' ELSE '-' END,
+                  ' ' ORDER BY r.who) AS privileges
+FROM pg_class c, matrix_roles r
 WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'
-  AND r.rolname IN ('regress_walmon_nobody', 'regress_walmon_app', 'regress_walmon_reader')
-ORDER BY 1, 2;
+GROUP BY c.relname ORDER BY 1;
 
 -- a role with nothing: 42501 for every function and table
 SET ROLE regress_walmon_nobody;

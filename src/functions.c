@@ -294,8 +294,8 @@ walmon_parse_element(JsonbValue *elem, WalmonUpsert *u)
 					 errmsg("unknown key \"%s\"", walmon_clip(key)),
 					 errhint("Keys are walmon_upsert's argument names, such as source_id, wal_lsn and status.")));
 
-		tok = JsonbIteratorNext(&it, &v, true);
-		Assert(tok == WJB_VALUE);
+		if (JsonbIteratorNext(&it, &v, true) != WJB_VALUE)
+			elog(ERROR, "unexpected jsonb iterator token");
 
 		if (v.type == jbvNull)
 		{

@@ -31,7 +31,7 @@
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
-#include "utils/pg_lsn.h"
+#include "utils/fmgrprotos.h"
 #include "utils/rel.h"
 
 #include "walmon.h"
@@ -87,7 +87,6 @@ walmon_history_trigger(PG_FUNCTION_ARGS)
 	bool		isnull;
 	StringInfoData payload;
 	char	   *error_message = NULL;
-	char		lsnbuf[32];
 
 	if (!CALLED_AS_TRIGGER(fcinfo) ||
 		!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
@@ -138,13 +137,8 @@ walmon_history_trigger(PG_FUNCTION_ARGS)
 									   WALMON_ALERT_MAX_ERROR)] = '\0';
 	}
 	walmon_json_text(&payload, "error_message", error_message);
-	if (!ev.wal_lsn_isnull)
-	{
-		XLogRecPtr	lsn = DatumGetLSN(ev.wal_lsn);
-
-		snprintf(lsnbuf, sizeof(lsnbuf), "%X/%X", LSN_FORMAT_ARGS(lsn));
-	}
-	walmon_json_text(&payload, "wal_lsn", ev.wal_lsn_isnull ? NULL : lsnbuf);
+	walmon_json_text(&payload, "wal_lsn", ev.wal_lsn_isnull ? NULL :
+					 DatumGetCString(DirectFunctionCall1(pg_lsn_out, ev.wal_lsn)));
 	appendStringInfoChar(&payload, '}');
 
 	Async_Notify(WALMON_CHANNEL, payload.data);

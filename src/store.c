@@ -64,6 +64,9 @@ typedef enum WalmonQuery
 	Q_ADD_SOURCE_WITH_ID,
 	Q_ADVANCE_SOURCE_ID,
 	Q_RECORD_HISTORY,
+	Q_SOURCE_STATES,
+	Q_BATCH_LOCK,
+	Q_BATCH_UPDATE,
 	/* the refresh cycle (refresh.c) */
 	Q_REFRESH_SLOTS,
 	Q_REFRESH_ROWS,
@@ -82,6 +85,11 @@ typedef struct WalmonQueryDef
 	int			nargs;
 	Oid			argtypes[WALMON_QUERY_MAX_ARGS];
 } WalmonQueryDef;
+
+#define BATCH_ARGTYPES \
+	{INT4ARRAYOID, PG_LSNARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, \
+	 TIMESTAMPTZARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID, \
+	 TEXTARRAYOID}
 
 /* the parallel arrays of Q_REFRESH_UPDATE and Q_REFRESH_INSERT */
 #define WALMON_SLOT_ROW_ARGTYPES \
@@ -199,6 +207,56 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 		"  replication_lag_bytes)"
 		" VALUES ($1, $2, $3, $4, $5, $6)",
 		6, {INT4OID, TEXTOID, TEXTOID, TEXTOID, LSNOID, INT8OID}
+	},
+
+	[Q_SOURCE_STATES] = {
+		"SELECT s.id, s.name, s.slot_name::pg_catalog.text, w.status,"
+		" w.replication_lag_bytes,"
+		" pg_catalog.date_part('epoch',"
+		"  pg_catalog.now() OPERATOR(pg_catalog.-) w.last_wal_received)"
+		" FROM @extschema@.walmon_source AS s"
+		" JOIN @extschema@.wal_monitor AS w"
+		"  ON w.source_id OPERATOR(pg_catalog.=) s.id"
+		" ORDER BY s.id USING OPERATOR(pg_catalog.<)",
+		0, {InvalidOid}
+	},
+
+	/*
+	 * A batch first locks the monitor rows it will update, in source_id
+	 * order (the sort comes before the locking), so that concurrent
+	 * batches wait for each other instead of deadlocking...
+	 */
+	[Q_BATCH_LOCK] = {
+		"SELECT w.source_id FROM @extschema@.wal_monitor AS w"
+		" WHERE w.source_id OPERATOR(pg_catalog.=) ANY ($1)"
+		" ORDER BY w.source_id USING OPERATOR(pg_catalog.<)"
+		" FOR UPDATE",
+		1, {INT4ARRAYOID}
+	},
+
+	/*
+	 * ...then updates them all in one statement, each element's values
+	 * taken from the arrays $1..$9 (one entry per source, no duplicates).
+	 */
+	[Q_BATCH_UPDATE] = {
+		"UPDATE @extschema@.wal_monitor AS w SET"
+		" wal_lsn = u.wal_lsn, wal_position = u.wal_position,"
+		" last_wal_received = u.last_wal_received,"
+		" last_transaction_time = u.last_transaction_time,"
+		" replication_slot_name = u.replication_slot_name,"
+		" replication_lag_bytes = u.replication_lag_bytes,"
+		" status = u.status, error_message = u.error_message,"
+		" updated_at = pg_catalog.now()"
+		" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
+		"  pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5),"
+		"  pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8),"
+		"  pg_catalog.unnest($9))"
+		"  AS u(source_id, wal_lsn, wal_position, last_wal_received,"
+		"       last_transaction_time, replication_slot_name,"
+		"       replication_lag_bytes, status, error_message)"
+		" WHERE w.source_id OPERATOR(pg_catalog.=) u.source_id"
+		" RETURNING w.source_id, w",
+		WALMON_UPSERT_NARGS, BATCH_ARGTYPES
 	},
 
 	/*
@@ -564,6 +622,20 @@ store_execute(WalmonQuery q, Datum *values, const bool *isnull, int expected)
 	return (int) SPI_processed;
 }
 
+/* Put one wal_monitor composite value into a tuplestore of such rows. */
+static void
+store_put_row(Tuplestorestate *tupstore, Datum row)
+{
+	HeapTupleHeader td = DatumGetHeapTupleHeader(row);
+	HeapTupleData tuple;
+
+	tuple.t_len = HeapTupleHeaderGetDatumLength(td);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = td;
+	tuplestore_puttuple(tupstore, &tuple);
+}
+
 /*
  * Copy the rows of the last statement, each a single whole-row value of
  * wal_monitor, into a tuplestore of wal_monitor rows.
@@ -576,17 +648,9 @@ store_put_rows(Tuplestorestate *tupstore)
 		bool		isnull;
 		Datum		d = SPI_getbinval(SPI_tuptable->vals[i],
 									  SPI_tuptable->tupdesc, 1, &isnull);
-		HeapTupleHeader td;
-		HeapTupleData tuple;
 
-		if (isnull)
-			continue;
-		td = DatumGetHeapTupleHeader(d);
-		tuple.t_len = HeapTupleHeaderGetDatumLength(td);
-		ItemPointerSetInvalid(&tuple.t_self);
-		tuple.t_tableOid = InvalidOid;
-		tuple.t_data = td;
-		tuplestore_puttuple(tupstore, &tuple);
+		if (!isnull)
+			store_put_row(tupstore, d);
 	}
 }
 
@@ -631,13 +695,76 @@ walmon_store_upsert(const WalmonUpsert *u, bool *registered)
 	return result;
 }
 
+/* One row a batch wrote, kept until all are sorted by source_id. */
+typedef struct WalmonBatchRow
+{
+	int32		source_id;
+	Datum		row;
+} WalmonBatchRow;
+
+static int
+store_cmp_batch_row(const void *a, const void *b)
+{
+	int32		sa = ((const WalmonBatchRow *) a)->source_id;
+	int32		sb = ((const WalmonBatchRow *) b)->source_id;
+
+	return (sa > sb) - (sa < sb);
+}
+
 /*
- * Upsert many monitor rows, in the order given (the caller sorts them by
- * source_id so that concurrent batches lock rows in the same order), and
- * put every resulting row in tupstore.  Stops at the first element whose
- * source is not registered and returns its index (the caller then raises
- * an error, which undoes what was written); returns -1 when all were
- * written.
+ * One array per upsert argument, holding the argument of every element of
+ * u[] that sel[] selects.
+ */
+static void
+store_batch_arrays(const WalmonUpsert *u, int n, const bool *sel,
+				   Datum *arrays)
+{
+	static const Oid elemtypes[WALMON_UPSERT_NARGS] = {
+		INT4OID, LSNOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID,
+		INT8OID, TEXTOID, TEXTOID
+	};
+	Datum	   *elems = palloc_array(Datum, Max(n, 1));
+	bool	   *nulls = palloc_array(bool, Max(n, 1));
+
+	for (int arg = 0; arg < WALMON_UPSERT_NARGS; arg++)
+	{
+		int			k = 0;
+		int			dims[1];
+		int			lbs[1] = {1};
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+
+		for (int i = 0; i < n; i++)
+		{
+			if (!sel[i])
+				continue;
+			elems[k] = u[i].values[arg];
+			nulls[k] = u[i].isnull[arg];
+			k++;
+		}
+		dims[0] = k;
+		get_typlenbyvalalign(elemtypes[arg], &typlen, &typbyval, &typalign);
+		arrays[arg] = PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs,
+														 elemtypes[arg], typlen,
+														 typbyval, typalign));
+	}
+	pfree(elems);
+	pfree(nulls);
+}
+
+/*
+ * Upsert many monitor rows; u[] is sorted by source_id with one element
+ * per source.  Rows that exist are locked in source_id order and updated
+ * by one statement (a kept plan per element would also scan the table once
+ * per element when its generic plan is a sequential scan of a table that
+ * was small when planned, and the batch grows it); sources without a row
+ * then take the single upsert's path, in source_id order.  Puts every
+ * resulting row in tupstore, by source_id.
+ *
+ * Stops at the first element whose source is not registered and returns
+ * its index (the caller raises an error, which undoes what was written);
+ * returns -1 when all were written.
  */
 int
 walmon_store_upsert_many(const WalmonUpsert *u, int n,
@@ -645,21 +772,92 @@ walmon_store_upsert_many(const WalmonUpsert *u, int n,
 {
 	WalmonStoreCall call;
 	int			unregistered = -1;
+	bool	   *locked = palloc0_array(bool, Max(n, 1));
+	bool	   *all = palloc_array(bool, Max(n, 1));
+	WalmonBatchRow *rows = palloc_array(WalmonBatchRow, Max(n, 1));
+	int			nrows = 0;
+	int			nlocked = 0;
+	int			i;
+	Datum		arrays[WALMON_UPSERT_NARGS];
+
+	if (n == 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		all[i] = true;
 
 	store_begin(&call);
-	for (int i = 0; i < n; i++)
+
+	/* lock the existing rows, in order; both lists are sorted: merge them */
+	store_batch_arrays(u, n, all, arrays);
+	store_execute(Q_BATCH_LOCK, arrays, NULL, SPI_OK_SELECT);
+	i = 0;
+	for (uint64 r = 0; r < SPI_processed; r++)
 	{
+		bool		isnull;
+		int32		id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r],
+													 SPI_tuptable->tupdesc,
+													 1, &isnull));
+
+		while (i < n && DatumGetInt32(u[i].values[WALMON_ARG_SOURCE_ID]) < id)
+			i++;
+		if (i < n && DatumGetInt32(u[i].values[WALMON_ARG_SOURCE_ID]) == id)
+		{
+			locked[i] = true;
+			nlocked++;
+		}
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	/* update them in one statement */
+	if (nlocked > 0)
+	{
+		store_batch_arrays(u, n, locked, arrays);
+		store_execute(Q_BATCH_UPDATE, arrays, NULL, SPI_OK_UPDATE_RETURNING);
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull;
+
+			rows[nrows].source_id =
+				DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r],
+											SPI_tuptable->tupdesc, 1, &isnull));
+			rows[nrows].row =
+				SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[r],
+												SPI_tuptable->tupdesc, 2, &isnull),
+								  false, -1);
+			nrows++;
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+
+	/* the others one by one: an update (the row may have appeared), or an insert */
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		if (locked[i])
+			continue;
 		if (store_upsert_one(&u[i]) == 0)
 		{
 			unregistered = i;
 			break;
 		}
-		store_put_rows(tupstore);
+		rows[nrows].source_id = DatumGetInt32(u[i].values[WALMON_ARG_SOURCE_ID]);
+		rows[nrows].row = SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0],
+														  SPI_tuptable->tupdesc,
+														  1, &isnull),
+											false, -1);
+		nrows++;
 		SPI_freetuptable(SPI_tuptable);
 	}
 	store_end(&call);
 
-	return unregistered;
+	if (unregistered >= 0)
+		return unregistered;
+
+	qsort(rows, nrows, sizeof(WalmonBatchRow), store_cmp_batch_row);
+	for (i = 0; i < nrows; i++)
+		store_put_row(tupstore, rows[i].row);
+	return -1;
 }
 
 /*
@@ -809,6 +1007,44 @@ walmon_store_record_history(const WalmonHistoryEvent *ev)
 	store_begin(&call);
 	store_execute(Q_RECORD_HISTORY, values, isnull, SPI_OK_INSERT);
 	store_end(&call);
+}
+
+/*
+ * The state of every source that has a monitor row, by source id, in an
+ * array allocated in the caller's memory context.
+ */
+WalmonSourceState *
+walmon_store_source_states(int *n)
+{
+	MemoryContext callercxt = CurrentMemoryContext;
+	WalmonStoreCall call;
+	WalmonSourceState *states;
+
+	store_begin(&call);
+	store_execute(Q_SOURCE_STATES, NULL, NULL, SPI_OK_SELECT);
+	*n = (int) SPI_processed;
+	states = MemoryContextAllocZero(callercxt,
+									sizeof(WalmonSourceState) * Max(*n, 1));
+	for (int i = 0; i < *n; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	tupdesc = SPI_tuptable->tupdesc;
+		WalmonSourceState *st = &states[i];
+		bool		isnull;
+		char	   *slot;
+
+		st->source_id = DatumGetInt32(SPI_getbinval(tuple, tupdesc, 1, &isnull));
+		st->name = MemoryContextStrdup(callercxt, SPI_getvalue(tuple, tupdesc, 2));
+		slot = SPI_getvalue(tuple, tupdesc, 3);
+		st->slot_name = slot ? MemoryContextStrdup(callercxt, slot) : NULL;
+		st->status = MemoryContextStrdup(callercxt, SPI_getvalue(tuple, tupdesc, 4));
+		st->lag = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 5, &st->lag_isnull));
+		st->wal_age = DatumGetFloat8(SPI_getbinval(tuple, tupdesc, 6,
+												   &st->wal_age_isnull));
+	}
+	store_end(&call);
+
+	return states;
 }
 
 /* ----------------------------------------------------------------

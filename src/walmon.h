@@ -61,6 +61,19 @@ typedef struct WalmonHistoryEvent
 	bool		lag_isnull;
 } WalmonHistoryEvent;
 
+/* The current state of one monitored source, for exporters */
+typedef struct WalmonSourceState
+{
+	int32		source_id;
+	char	   *name;
+	char	   *slot_name;		/* NULL when not bound to a slot */
+	char	   *status;
+	bool		lag_isnull;
+	int64		lag;
+	bool		wal_age_isnull;
+	double		wal_age;		/* seconds since last_wal_received */
+} WalmonSourceState;
+
 /* argument names, as walmon_upsert declares them (functions.c) */
 extern const char *const walmon_upsert_argnames[WALMON_UPSERT_NARGS];
 
@@ -76,6 +89,7 @@ extern Datum walmon_store_set_status(int32 source_id, Datum status,
 extern bool walmon_store_delete_monitor(int32 source_id);
 extern bool walmon_store_drop_source(int32 source_id);
 extern void walmon_store_record_history(const WalmonHistoryEvent *ev);
+extern WalmonSourceState *walmon_store_source_states(int *n);
 extern int32 walmon_store_add_source(Datum name, Datum slot_name,
 									 bool slot_isnull, int32 id,
 									 bool id_isnull);
