@@ -198,6 +198,7 @@ poll(q{SELECT w.retained_wal_bytes = 0
 # checkpoint: wal_log_hints is on, and a first hint bit set after it would
 # be WAL of the test's own)
 sql("SELECT count(*) FROM pg_get_wal_records_info('$after', pg_current_wal_flush_lsn())");
+sql('SELECT walmon_refresh()');
 my $written = sql('SELECT rows_written FROM walmon_worker_status()');
 sql('CHECKPOINT');
 my $ckpt_lsn = sql('SELECT pg_current_wal_insert_lsn()');
@@ -227,7 +228,10 @@ is(sql('SELECT rows_written FROM walmon_worker_status()'),
 is(sql('SELECT walmon_refresh()'), '0',
 	'walmon_refresh() finds nothing to write either');
 is(sql('SELECT pg_current_wal_insert_lsn()'),
-	$lsn0, 'and writes no WAL');
+	$lsn0, 'and writes no WAL')
+  or diag(
+	sql("SELECT string_agg(resource_manager || ' ' || record_type, ', ')
+	     FROM pg_get_wal_records_info('$lsn0', pg_current_wal_flush_lsn())"));
 
 # ---- the consumer leaves: IDLE again ----
 
