@@ -109,6 +109,23 @@ is( count_matches(
 	0,
 	'the worker logs no error after promotion either');
 
+# ---- not preloaded: no worker, no status row, walmon_refresh() works ----
+
+$standby->append_conf('postgresql.conf', "shared_preload_libraries = ''");
+$standby->restart;
+is($standby->safe_psql('walmondb', 'SELECT count(*) FROM walmon_worker_status()'),
+	'0', 'without preloading, walmon_worker_status() returns no row');
+$standby->safe_psql('walmondb',
+	"SELECT pg_create_physical_replication_slot('unpreloaded')");
+is($standby->safe_psql('walmondb', 'SELECT walmon_refresh()'),
+	'1', 'and walmon_refresh() registers the new slot');
+is( $standby->safe_psql(
+		'walmondb',
+		q{SELECT w.status FROM wal_monitor w JOIN walmon_source s ON s.id = w.source_id
+		  WHERE s.slot_name = 'unpreloaded'}),
+	'IDLE',
+	'with its row');
+
 $standby->stop;
 $primary->stop;
 done_testing();
