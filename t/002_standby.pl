@@ -126,6 +126,38 @@ is( $standby->safe_psql(
 	'IDLE',
 	'with its row');
 
+# ---- an invalidated slot (back on the old primary) ----
+
+$primary->safe_psql('walmondb',
+	"SELECT pg_create_physical_replication_slot('doomed', true)");
+ok( $primary->poll_query_until(
+		'walmondb',
+		q{SELECT w.status = 'IDLE'
+		  FROM wal_monitor w JOIN walmon_source s ON s.id = w.source_id
+		  WHERE s.slot_name = 'doomed'}),
+	'a new slot on the old primary');
+$primary->safe_psql('postgres',
+	"ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'");
+$primary->reload;
+$primary->safe_psql('postgres', 'CREATE TABLE filler (a int)');
+for (1 .. 3)
+{
+	$primary->safe_psql('postgres',
+		'INSERT INTO filler VALUES (1); SELECT pg_switch_wal();');
+}
+$primary->safe_psql('postgres', 'CHECKPOINT');
+is($primary->safe_psql('postgres',
+		"SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'doomed'"),
+	'lost', 'the checkpoint invalidated the slot');
+ok( $primary->poll_query_until(
+		'walmondb',
+		q{SELECT w.status = 'ERROR'
+		         AND w.error_message LIKE 'replication slot "doomed" is invalidated: %'
+		         AND w.wal_status = 'lost'
+		  FROM wal_monitor w JOIN walmon_source s ON s.id = w.source_id
+		  WHERE s.slot_name = 'doomed'}),
+	'an invalidated slot turns its row to ERROR');
+
 $standby->stop;
 $primary->stop;
 done_testing();
