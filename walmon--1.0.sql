@@ -273,3 +273,51 @@ GRANT EXECUTE ON FUNCTION
 	@extschema@.walmon_status(),
 	@extschema@.walmon_prometheus()
 TO pg_monitor;
+
+--
+-- ---- The refresh cycle and the background worker ----
+--
+-- The worker (shared_preload_libraries = 'walmon') refreshes the monitor
+-- rows of slot-bound sources every walmon.naptime in walmon.database;
+-- walmon_refresh() runs the same cycle in any session, preloaded or not.
+--
+
+-- A refresh rewrites every row whose lag changed: keep those writes from
+-- triggering the autovacuum ANALYZE that would make the next ones (see the
+-- top of src/refresh.c).
+ALTER TABLE @extschema@.wal_monitor SET (autovacuum_analyze_scale_factor = 1.0);
+
+CREATE FUNCTION @extschema@.walmon_refresh()
+RETURNS integer
+AS 'MODULE_PATHNAME', 'walmon_refresh'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION @extschema@.walmon_refresh() IS
+'Run one refresh cycle in this session, as the background worker does: follow the local replication slots into their sources'' monitor rows, writing only rows that changed; returns the number of rows written';
+
+CREATE FUNCTION @extschema@.walmon_worker_status(
+	OUT pid integer,
+	OUT database name,
+	OUT state text,
+	OUT started_at timestamptz,
+	OUT last_cycle_start timestamptz,
+	OUT last_cycle_end timestamptz,
+	OUT cycles bigint,
+	OUT rows_written bigint,
+	OUT last_error text,
+	OUT last_error_at timestamptz,
+	OUT in_recovery boolean,
+	OUT wal_end pg_catalog.pg_lsn)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'walmon_worker_status'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED ROWS 1;
+
+COMMENT ON FUNCTION @extschema@.walmon_worker_status() IS
+'The background worker''s state from shared memory: one row, or none when walmon is not in shared_preload_libraries; wal_end is the WAL position lags are measured against';
+
+REVOKE ALL ON FUNCTION
+	@extschema@.walmon_refresh(),
+	@extschema@.walmon_worker_status()
+FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION @extschema@.walmon_worker_status() TO pg_monitor;

@@ -56,4 +56,24 @@
 #define WALMON_HAVE_SLOT_CONFLICTING 1
 #endif
 
+/*
+ * WAL records that maintain what is already there rather than change data:
+ * walmon's foreign-WAL-end bookkeeping (walend.c) lets them pass.  Heap
+ * pruning, vacuuming and freezing records were renamed in 17.
+ */
+#if PG_VERSION_NUM >= 170000
+#define WALMON_HEAP2_IS_MAINTENANCE(op) \
+	((op) == XLOG_HEAP2_PRUNE_ON_ACCESS || \
+	 (op) == XLOG_HEAP2_PRUNE_VACUUM_SCAN || \
+	 (op) == XLOG_HEAP2_PRUNE_VACUUM_CLEANUP || \
+	 (op) == XLOG_HEAP2_VISIBLE)
+#define WALMON_HAVE_CHECKPOINT_REDO 1
+#else
+#define WALMON_HEAP2_IS_MAINTENANCE(op) \
+	((op) == XLOG_HEAP2_PRUNE || \
+	 (op) == XLOG_HEAP2_VACUUM || \
+	 (op) == XLOG_HEAP2_FREEZE_PAGE || \
+	 (op) == XLOG_HEAP2_VISIBLE)
+#endif
+
 #endif							/* WALMON_COMPAT_H */

@@ -571,3 +571,106 @@ walmon_drop_source(PG_FUNCTION_ARGS)
 
 	PG_RETURN_BOOL(walmon_store_drop_source(source_id));
 }
+
+/* ----------------------------------------------------------------
+ * The refresh cycle and the background worker (issue 3)
+ * ----------------------------------------------------------------
+ */
+
+PG_FUNCTION_INFO_V1(walmon_refresh);
+PG_FUNCTION_INFO_V1(walmon_worker_status);
+
+/*
+ * walmon_refresh() returns integer
+ *
+ * One refresh cycle in this session, as the worker runs it: it works
+ * without preloading, so an external scheduler can drive walmon.  Waits for
+ * a cycle running in another session to finish.  Returns the number of
+ * monitor rows written; on a standby, 0.
+ */
+Datum
+walmon_refresh(PG_FUNCTION_ARGS)
+{
+	MemoryContext cycle;
+	MemoryContext old;
+	WalmonRefreshOutcome outcome;
+	int			rows;
+
+	cycle = AllocSetContextCreate(CurrentMemoryContext, "walmon refresh",
+								  ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cycle);
+	rows = walmon_refresh_cycle(true, &outcome);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cycle);
+
+	if (outcome == WALMON_REFRESH_SKIPPED_NO_EXTENSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"walmon\" is not installed in this database"),
+				 errhint("Run CREATE EXTENSION walmon.")));
+
+	PG_RETURN_INT32(rows);
+}
+
+/* the columns of walmon_worker_status() */
+enum
+{
+	WS_PID,
+	WS_DATABASE,
+	WS_STATE,
+	WS_STARTED_AT,
+	WS_LAST_CYCLE_START,
+	WS_LAST_CYCLE_END,
+	WS_CYCLES,
+	WS_ROWS_WRITTEN,
+	WS_LAST_ERROR,
+	WS_LAST_ERROR_AT,
+	WS_IN_RECOVERY,
+	WS_WAL_END,
+	WS_NCOLUMNS
+};
+
+/*
+ * walmon_worker_status() returns setof record
+ *
+ * The worker's state from shared memory: one row when walmon is preloaded,
+ * none when it is not.  Times the worker has not reached yet are null.
+ */
+Datum
+walmon_worker_status(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Tuplestorestate *tupstore = walmon_materialize(fcinfo);
+	WalmonWorkerStatus st;
+	Datum		values[WS_NCOLUMNS];
+	bool		nulls[WS_NCOLUMNS];
+
+	if (!walmon_shmem_get_status(&st))
+		return (Datum) 0;
+
+	memset(nulls, false, sizeof(nulls));
+	values[WS_PID] = Int32GetDatum((int32) st.pid);
+	nulls[WS_PID] = st.pid == 0;
+	values[WS_DATABASE] = DirectFunctionCall1(namein,
+											  CStringGetDatum(walmon_database ? walmon_database : ""));
+	nulls[WS_DATABASE] = walmon_database == NULL;
+	values[WS_STATE] = CStringGetTextDatum(walmon_phase_name(st.phase));
+	values[WS_STARTED_AT] = TimestampTzGetDatum(st.started_at);
+	nulls[WS_STARTED_AT] = st.started_at == 0;
+	values[WS_LAST_CYCLE_START] = TimestampTzGetDatum(st.last_cycle_start);
+	nulls[WS_LAST_CYCLE_START] = st.last_cycle_start == 0;
+	values[WS_LAST_CYCLE_END] = TimestampTzGetDatum(st.last_cycle_end);
+	nulls[WS_LAST_CYCLE_END] = st.last_cycle_end == 0;
+	values[WS_CYCLES] = Int64GetDatum(st.cycles);
+	values[WS_ROWS_WRITTEN] = Int64GetDatum(st.rows_written);
+	values[WS_LAST_ERROR] = CStringGetTextDatum(st.last_error);
+	nulls[WS_LAST_ERROR] = st.last_error[0] == '\0';
+	values[WS_LAST_ERROR_AT] = TimestampTzGetDatum(st.last_error_at);
+	nulls[WS_LAST_ERROR_AT] = st.last_error_at == 0;
+	values[WS_IN_RECOVERY] = BoolGetDatum(st.in_recovery);
+	values[WS_WAL_END] = LSNGetDatum(st.wal_end);
+	nulls[WS_WAL_END] = XLogRecPtrIsInvalid(st.wal_end);
+
+	tuplestore_putvalues(tupstore, rsinfo->setDesc, values, nulls);
+	return (Datum) 0;
+}

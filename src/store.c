@@ -67,20 +67,36 @@ typedef enum WalmonQuery
 	Q_SOURCE_STATES,
 	Q_BATCH_LOCK,
 	Q_BATCH_UPDATE,
+	/* the refresh cycle (refresh.c) */
+	Q_REFRESH_SLOTS,
+	Q_REFRESH_ROWS,
+	Q_REFRESH_REGISTER,
+	Q_REFRESH_UPDATE,
+	Q_REFRESH_INSERT,
 	WALMON_NUM_QUERIES
 } WalmonQuery;
+
+/* the most parameters a statement takes */
+#define WALMON_QUERY_MAX_ARGS	13
 
 typedef struct WalmonQueryDef
 {
 	const char *sql;
 	int			nargs;
-	Oid			argtypes[WALMON_UPSERT_NARGS];
+	Oid			argtypes[WALMON_QUERY_MAX_ARGS];
 } WalmonQueryDef;
 
 #define BATCH_ARGTYPES \
 	{INT4ARRAYOID, PG_LSNARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, \
 	 TIMESTAMPTZARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID, \
 	 TEXTARRAYOID}
+
+/* the parallel arrays of Q_REFRESH_UPDATE and Q_REFRESH_INSERT */
+#define WALMON_SLOT_ROW_ARGTYPES \
+	{INT4ARRAYOID, PG_LSNARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, \
+	 TIMESTAMPTZARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID, \
+	 TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID, INT8ARRAYOID, \
+	 TIMESTAMPTZARRAYOID}
 
 #define UPSERT_ARGTYPES \
 	{INT4OID, LSNOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, \
@@ -242,6 +258,132 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 		" RETURNING w.source_id, w",
 		WALMON_UPSERT_NARGS, BATCH_ARGTYPES
 	},
+
+	/*
+	 * ---- The refresh cycle (refresh.c) ----
+	 *
+	 * The cycle reads the slots and the slot-bound monitor rows, compares
+	 * them in C, and writes only the rows that changed, all of them with
+	 * one statement.  Its comparisons stay in C: SQL's IS DISTINCT FROM,
+	 * IN and CASE x WHEN would look their operators up via search_path.
+	 */
+
+	/*
+	 * Every permanent replication slot.  Columns a server version lacks
+	 * come as NULLs, so that the result has the same shape on every
+	 * version.
+	 */
+	[Q_REFRESH_SLOTS] = {
+		"SELECT s.slot_name, s.slot_type, s.active, s.restart_lsn,"
+		" s.confirmed_flush_lsn, s.wal_status, s.safe_wal_size IS NULL,"
+#ifdef WALMON_HAVE_SLOT_CONFLICTING
+		" s.conflicting,"
+#else
+		" NULL::pg_catalog.bool,"
+#endif
+#ifdef WALMON_HAVE_SLOT_INVALIDATION_REASON
+		" s.invalidation_reason,"
+#else
+		" NULL::pg_catalog.text,"
+#endif
+#ifdef WALMON_HAVE_SLOT_INACTIVE_SINCE
+		" s.inactive_since"
+#else
+		" NULL::pg_catalog.timestamptz"
+#endif
+		" FROM pg_catalog.pg_replication_slots AS s"
+		" WHERE NOT s.temporary",
+		0, {InvalidOid}
+	},
+
+	/* every source bound to a slot, with its monitor row when it has one */
+	[Q_REFRESH_ROWS] = {
+		"SELECT s.id, s.slot_name, w.source_id IS NOT NULL,"
+		" w.wal_lsn, w.wal_position, w.last_wal_received,"
+		" w.last_transaction_time, w.replication_slot_name,"
+		" w.replication_lag_bytes, w.status, w.error_message,"
+		" w.retained_wal_bytes, w.wal_status, w.safe_wal_size,"
+		" w.inactive_since"
+		" FROM @extschema@.walmon_source AS s"
+		" LEFT JOIN @extschema@.wal_monitor AS w"
+		" ON w.source_id OPERATOR(pg_catalog.=) s.id"
+		" WHERE s.slot_name IS NOT NULL",
+		0, {InvalidOid}
+	},
+
+	/*
+	 * Register a source for each slot, named after it, unless a source
+	 * already has that name or that slot: the caller holds a lock that
+	 * keeps other sessions from adding sources meanwhile, so only rows
+	 * that are really inserted draw an id.
+	 */
+	[Q_REFRESH_REGISTER] = {
+		"INSERT INTO @extschema@.walmon_source AS s (name, slot_name)"
+		" SELECT n.slot::pg_catalog.text, n.slot"
+		" FROM pg_catalog.unnest($1) AS n(slot)"
+		" WHERE NOT EXISTS (SELECT FROM @extschema@.walmon_source AS x"
+		"  WHERE x.name OPERATOR(pg_catalog.=) n.slot::pg_catalog.text"
+		"  OR x.slot_name OPERATOR(pg_catalog.=) n.slot)"
+		" RETURNING s.id, s.slot_name",
+		1, {NAMEARRAYOID}
+	},
+
+	/* rewrite the monitor rows that changed, given as parallel arrays */
+	[Q_REFRESH_UPDATE] = {
+		"UPDATE @extschema@.wal_monitor AS w SET"
+		" wal_lsn = v.wal_lsn, wal_position = v.wal_position,"
+		" last_wal_received = v.last_wal_received,"
+		" last_transaction_time = v.last_transaction_time,"
+		" replication_slot_name = v.replication_slot_name,"
+		" replication_lag_bytes = v.replication_lag_bytes,"
+		" status = v.status, error_message = v.error_message,"
+		" retained_wal_bytes = v.retained_wal_bytes,"
+		" wal_status = v.wal_status, safe_wal_size = v.safe_wal_size,"
+		" inactive_since = v.inactive_since,"
+		" updated_at = pg_catalog.now()"
+		" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
+		"  pg_catalog.unnest($3), pg_catalog.unnest($4),"
+		"  pg_catalog.unnest($5), pg_catalog.unnest($6),"
+		"  pg_catalog.unnest($7), pg_catalog.unnest($8),"
+		"  pg_catalog.unnest($9), pg_catalog.unnest($10),"
+		"  pg_catalog.unnest($11), pg_catalog.unnest($12),"
+		"  pg_catalog.unnest($13))"
+		" AS v(source_id, wal_lsn, wal_position, last_wal_received,"
+		"  last_transaction_time, replication_slot_name,"
+		"  replication_lag_bytes, status, error_message,"
+		"  retained_wal_bytes, wal_status, safe_wal_size, inactive_since)"
+		" WHERE w.source_id OPERATOR(pg_catalog.=) v.source_id",
+		13, WALMON_SLOT_ROW_ARGTYPES
+	},
+
+	/*
+	 * Create the monitor rows of sources that have none.  The caller read
+	 * that they have none, so every row inserted draws one id.
+	 */
+	[Q_REFRESH_INSERT] = {
+		"INSERT INTO @extschema@.wal_monitor"
+		" (source_id, wal_lsn, wal_position, last_wal_received,"
+		"  last_transaction_time, replication_slot_name,"
+		"  replication_lag_bytes, status, error_message,"
+		"  retained_wal_bytes, wal_status, safe_wal_size, inactive_since)"
+		" SELECT v.source_id, v.wal_lsn, v.wal_position,"
+		"  v.last_wal_received, v.last_transaction_time,"
+		"  v.replication_slot_name, v.replication_lag_bytes, v.status,"
+		"  v.error_message, v.retained_wal_bytes, v.wal_status,"
+		"  v.safe_wal_size, v.inactive_since"
+		" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
+		"  pg_catalog.unnest($3), pg_catalog.unnest($4),"
+		"  pg_catalog.unnest($5), pg_catalog.unnest($6),"
+		"  pg_catalog.unnest($7), pg_catalog.unnest($8),"
+		"  pg_catalog.unnest($9), pg_catalog.unnest($10),"
+		"  pg_catalog.unnest($11), pg_catalog.unnest($12),"
+		"  pg_catalog.unnest($13))"
+		" AS v(source_id, wal_lsn, wal_position, last_wal_received,"
+		"  last_transaction_time, replication_slot_name,"
+		"  replication_lag_bytes, status, error_message,"
+		"  retained_wal_bytes, wal_status, safe_wal_size, inactive_since)",
+		13, WALMON_SLOT_ROW_ARGTYPES
+	},
 };
 
 /*
@@ -273,7 +415,7 @@ typedef struct WalmonStoreCall
 } WalmonStoreCall;
 
 static void store_relcache_callback(Datum arg, Oid relid);
-static void store_lookup(void);
+static bool store_lookup(bool missing_ok);
 static void store_begin(WalmonStoreCall *call);
 static void store_end(WalmonStoreCall *call);
 static SPIPlanPtr store_plan(WalmonQuery q);
@@ -299,9 +441,11 @@ store_relcache_callback(Datum arg, Oid relid)
 /*
  * Make sure "store" describes the walmon extension of this database, and
  * drop the kept plans when it is not the one they were prepared for.
+ * Returns false when the extension is not installed and missing_ok is
+ * true; raises an error when it is not installed and missing_ok is false.
  */
-static void
-store_lookup(void)
+static bool
+store_lookup(bool missing_ok)
 {
 	Oid			extoid;
 	Oid			nspoid = InvalidOid;
@@ -320,9 +464,11 @@ store_lookup(void)
 		store.callback_registered = true;
 	}
 	if (store.valid)
-		return;
+		return true;
 
 	extoid = get_extension_oid("walmon", true);
+	if (!OidIsValid(extoid) && missing_ok)
+		return false;
 	if (!OidIsValid(extoid))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -383,6 +529,7 @@ store_lookup(void)
 	}
 	store.owner = owner;
 	store.valid = true;
+	return true;
 }
 
 /*
@@ -393,7 +540,7 @@ store_lookup(void)
 static void
 store_begin(WalmonStoreCall *call)
 {
-	store_lookup();
+	(void) store_lookup(false);
 
 	GetUserIdAndSecContext(&call->save_userid, &call->save_sec_context);
 	SetUserIdAndSecContext(store.owner,
@@ -461,7 +608,7 @@ store_plan(WalmonQuery q)
 static int
 store_execute(WalmonQuery q, Datum *values, const bool *isnull, int expected)
 {
-	char		nulls[WALMON_UPSERT_NARGS];
+	char		nulls[WALMON_QUERY_MAX_ARGS];
 	int			nargs = walmon_queries[q].nargs;
 	int			rc;
 
@@ -898,4 +1045,323 @@ walmon_store_source_states(int *n)
 	store_end(&call);
 
 	return states;
+}
+
+/* ----------------------------------------------------------------
+ * The refresh cycle's statements (refresh.c)
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Start a refresh: find the extension and lock walmon_source in SHARE ROW
+ * EXCLUSIVE mode until the end of the transaction.  The lock conflicts
+ * with itself, so refresh cycles run one at a time per database (the
+ * worker's and walmon_refresh() calls), and with sources being added or
+ * dropped meanwhile; it does not conflict with upserts.  DROP EXTENSION
+ * holds a stronger lock: a refresh that waited for it finds the extension
+ * gone once it gets the lock.  With wait false the lock is only tried.
+ */
+WalmonRefreshStart
+walmon_store_refresh_begin(bool wait)
+{
+	for (;;)
+	{
+		Oid			relid;
+
+		if (!store_lookup(true))
+			return WALMON_REFRESH_NO_EXTENSION;
+		relid = store.source_relid;
+
+		if (wait)
+			LockRelationOid(relid, ShareRowExclusiveLock);
+		else if (!ConditionalLockRelationOid(relid, ShareRowExclusiveLock))
+			return WALMON_REFRESH_BUSY;
+
+		/*
+		 * Taking the lock processed pending invalidations: if walmon's
+		 * tables changed meanwhile, look again.
+		 */
+		if (store.valid && store.source_relid == relid)
+			return WALMON_REFRESH_OK;
+		UnlockRelationOid(relid, ShareRowExclusiveLock);
+	}
+}
+
+/* A nullable int8, pg_lsn or timestamptz column of an SPI result row. */
+static WalmonInt64
+store_get_int64(HeapTuple tuple, TupleDesc tupdesc, int col)
+{
+	WalmonInt64 result;
+	Datum		d = SPI_getbinval(tuple, tupdesc, col, &result.isnull);
+
+	result.value = result.isnull ? 0 : DatumGetInt64(d);
+	return result;
+}
+
+/* A nullable text column, copied into cxt; NULL when null. */
+static char *
+store_get_text(HeapTuple tuple, TupleDesc tupdesc, int col, MemoryContext cxt)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tuple, tupdesc, col, &isnull);
+	MemoryContext old;
+	char	   *result;
+
+	if (isnull)
+		return NULL;
+	old = MemoryContextSwitchTo(cxt);
+	result = TextDatumGetCString(d);
+	MemoryContextSwitchTo(old);
+	return result;
+}
+
+/* A name column, copied into cxt. */
+static char *
+store_get_name(HeapTuple tuple, TupleDesc tupdesc, int col, MemoryContext cxt)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tuple, tupdesc, col, &isnull);
+
+	if (isnull)
+		return NULL;
+	return MemoryContextStrdup(cxt, NameStr(*DatumGetName(d)));
+}
+
+static bool
+store_get_bool(HeapTuple tuple, TupleDesc tupdesc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tuple, tupdesc, col, &isnull);
+
+	return !isnull && DatumGetBool(d);
+}
+
+/*
+ * Every permanent replication slot of the server, in the caller's memory
+ * context.
+ */
+WalmonSlot *
+walmon_store_read_slots(int *nslots)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	WalmonStoreCall call;
+	WalmonSlot *slots;
+	int			n;
+
+	store_begin(&call);
+	n = store_execute(Q_REFRESH_SLOTS, NULL, NULL, SPI_OK_SELECT);
+	slots = MemoryContextAllocZero(caller, sizeof(WalmonSlot) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	tupdesc = SPI_tuptable->tupdesc;
+		WalmonSlot *slot = &slots[i];
+		char	   *slot_type;
+
+		slot->name = store_get_name(tuple, tupdesc, 1, caller);
+		slot_type = store_get_text(tuple, tupdesc, 2, CurrentMemoryContext);
+		slot->logical = slot_type != NULL && strcmp(slot_type, "logical") == 0;
+		slot->active = store_get_bool(tuple, tupdesc, 3);
+		slot->restart_lsn = store_get_int64(tuple, tupdesc, 4);
+		slot->confirmed_flush_lsn = store_get_int64(tuple, tupdesc, 5);
+		slot->wal_status = store_get_text(tuple, tupdesc, 6, caller);
+		slot->safe_wal_size_isnull = store_get_bool(tuple, tupdesc, 7);
+		slot->conflicting = store_get_bool(tuple, tupdesc, 8);
+		slot->invalidation_reason = store_get_text(tuple, tupdesc, 9, caller);
+		slot->inactive_since = store_get_int64(tuple, tupdesc, 10);
+	}
+	store_end(&call);
+
+	*nslots = n;
+	return slots;
+}
+
+/*
+ * Every source bound to a slot, with its monitor row when it has one, in
+ * the caller's memory context.
+ */
+WalmonSlotRow *
+walmon_store_read_slot_rows(int *nrows)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	WalmonStoreCall call;
+	WalmonSlotRow *rows;
+	int			n;
+
+	store_begin(&call);
+	n = store_execute(Q_REFRESH_ROWS, NULL, NULL, SPI_OK_SELECT);
+	rows = MemoryContextAllocZero(caller, sizeof(WalmonSlotRow) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	tupdesc = SPI_tuptable->tupdesc;
+		WalmonSlotRow *row = &rows[i];
+		bool		isnull;
+
+		row->source_id = DatumGetInt32(SPI_getbinval(tuple, tupdesc, 1, &isnull));
+		row->slot_name = store_get_name(tuple, tupdesc, 2, caller);
+		row->has_row = store_get_bool(tuple, tupdesc, 3);
+		row->wal_lsn = store_get_int64(tuple, tupdesc, 4);
+		row->wal_position = store_get_int64(tuple, tupdesc, 5);
+		row->last_wal_received = store_get_int64(tuple, tupdesc, 6);
+		row->last_transaction_time = store_get_int64(tuple, tupdesc, 7);
+		row->replication_slot_name = store_get_text(tuple, tupdesc, 8, caller);
+		row->replication_lag_bytes = store_get_int64(tuple, tupdesc, 9);
+		row->status = store_get_text(tuple, tupdesc, 10, caller);
+		row->error_message = store_get_text(tuple, tupdesc, 11, caller);
+		row->retained_wal_bytes = store_get_int64(tuple, tupdesc, 12);
+		row->wal_status = store_get_text(tuple, tupdesc, 13, caller);
+		row->safe_wal_size = store_get_int64(tuple, tupdesc, 14);
+		row->inactive_since = store_get_int64(tuple, tupdesc, 15);
+	}
+	store_end(&call);
+
+	*nrows = n;
+	return rows;
+}
+
+/*
+ * Register a source for each of the given slots unless a source already
+ * has its name or its slot.  Returns the ids of the sources registered,
+ * and their slot names in *registered, in the caller's memory context.
+ */
+int32 *
+walmon_store_register_slots(char **slot_names, int n, char ***registered,
+							int *nregistered)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	WalmonStoreCall call;
+	Datum	   *elems = palloc_array(Datum, Max(n, 1));
+	Datum		arg;
+	int32	   *ids;
+	int			done;
+
+	for (int i = 0; i < n; i++)
+	{
+		Name		name = palloc0(NAMEDATALEN);
+
+		namestrcpy(name, slot_names[i]);
+		elems[i] = NameGetDatum(name);
+	}
+	arg = PointerGetDatum(construct_array(elems, n, NAMEOID, NAMEDATALEN,
+										  false, TYPALIGN_CHAR));
+
+	store_begin(&call);
+	done = store_execute(Q_REFRESH_REGISTER, &arg, NULL,
+						 SPI_OK_INSERT_RETURNING);
+	ids = MemoryContextAlloc(caller, sizeof(int32) * Max(done, 1));
+	*registered = MemoryContextAlloc(caller, sizeof(char *) * Max(done, 1));
+	for (int i = 0; i < done; i++)
+	{
+		bool		isnull;
+
+		ids[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
+											 SPI_tuptable->tupdesc, 1,
+											 &isnull));
+		(*registered)[i] = store_get_name(SPI_tuptable->vals[i],
+										  SPI_tuptable->tupdesc, 2, caller);
+	}
+	store_end(&call);
+
+	*nregistered = done;
+	return ids;
+}
+
+/* One of the parallel arrays of Q_REFRESH_UPDATE and Q_REFRESH_INSERT. */
+typedef enum StoreColumnKind
+{
+	COL_INT64,
+	COL_TEXT
+} StoreColumnKind;
+
+typedef struct StoreColumn
+{
+	size_t		offset;			/* in WalmonSlotRow */
+	StoreColumnKind kind;
+	Oid			elemtype;
+} StoreColumn;
+
+static const StoreColumn store_slot_row_columns[] = {
+	{offsetof(WalmonSlotRow, wal_lsn), COL_INT64, LSNOID},
+	{offsetof(WalmonSlotRow, wal_position), COL_INT64, INT8OID},
+	{offsetof(WalmonSlotRow, last_wal_received), COL_INT64, TIMESTAMPTZOID},
+	{offsetof(WalmonSlotRow, last_transaction_time), COL_INT64, TIMESTAMPTZOID},
+	{offsetof(WalmonSlotRow, replication_slot_name), COL_TEXT, TEXTOID},
+	{offsetof(WalmonSlotRow, replication_lag_bytes), COL_INT64, INT8OID},
+	{offsetof(WalmonSlotRow, status), COL_TEXT, TEXTOID},
+	{offsetof(WalmonSlotRow, error_message), COL_TEXT, TEXTOID},
+	{offsetof(WalmonSlotRow, retained_wal_bytes), COL_INT64, INT8OID},
+	{offsetof(WalmonSlotRow, wal_status), COL_TEXT, TEXTOID},
+	{offsetof(WalmonSlotRow, safe_wal_size), COL_INT64, INT8OID},
+	{offsetof(WalmonSlotRow, inactive_since), COL_INT64, TIMESTAMPTZOID},
+};
+
+/* Build a one-dimensional array of n elements, some of them null. */
+static Datum
+store_make_array(Datum *elems, bool *nulls, int n, Oid elemtype)
+{
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs,
+											  elemtype, typlen, typbyval,
+											  typalign));
+}
+
+/*
+ * Write monitor rows computed by the refresh: update existing ones or
+ * insert new ones, with one statement.
+ */
+void
+walmon_store_write_slot_rows(const WalmonSlotRow *rows, int n, bool insert)
+{
+	WalmonStoreCall call;
+	Datum		args[WALMON_QUERY_MAX_ARGS];
+	Datum	   *elems;
+	bool	   *nulls;
+
+	if (n == 0)
+		return;
+
+	elems = palloc_array(Datum, n);
+	for (int i = 0; i < n; i++)
+		elems[i] = Int32GetDatum(rows[i].source_id);
+	args[0] = store_make_array(elems, NULL, n, INT4OID);
+
+	for (int c = 0; c < lengthof(store_slot_row_columns); c++)
+	{
+		const StoreColumn *col = &store_slot_row_columns[c];
+
+		elems = palloc_array(Datum, n);
+		nulls = palloc_array(bool, n);
+		for (int i = 0; i < n; i++)
+		{
+			const char *field = (const char *) &rows[i] + col->offset;
+
+			if (col->kind == COL_INT64)
+			{
+				const WalmonInt64 *v = (const WalmonInt64 *) field;
+
+				nulls[i] = v->isnull;
+				elems[i] = v->isnull ? (Datum) 0 : Int64GetDatum(v->value);
+			}
+			else
+			{
+				const char *v = *(char *const *) field;
+
+				nulls[i] = v == NULL;
+				elems[i] = v == NULL ? (Datum) 0 : CStringGetTextDatum(v);
+			}
+		}
+		args[c + 1] = store_make_array(elems, nulls, n, col->elemtype);
+	}
+
+	store_begin(&call);
+	store_execute(insert ? Q_REFRESH_INSERT : Q_REFRESH_UPDATE, args, NULL,
+				  insert ? SPI_OK_INSERT : SPI_OK_UPDATE);
+	store_end(&call);
 }

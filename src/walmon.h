@@ -14,7 +14,10 @@
 #ifndef WALMON_H
 #define WALMON_H
 
+#include "access/xlogdefs.h"
+#include "datatype/timestamp.h"
 #include "fmgr.h"
+#include "storage/lwlock.h"
 #include "utils/tuplestore.h"
 
 #include "compat.h"
@@ -90,5 +93,172 @@ extern WalmonSourceState *walmon_store_source_states(int *n);
 extern int32 walmon_store_add_source(Datum name, Datum slot_name,
 									 bool slot_isnull, int32 id,
 									 bool id_isnull);
+
+/* ----------------------------------------------------------------
+ * The refresh cycle and the background worker (issue 3)
+ * ----------------------------------------------------------------
+ */
+
+/* settings (guc.c); walmon_database is NULL unless preloaded */
+extern char *walmon_database;
+extern bool walmon_enabled;
+extern int	walmon_naptime;
+extern bool walmon_auto_register;
+extern int	walmon_lag_error_kb;
+extern int	walmon_metrics_interval;
+extern int	walmon_metrics_retention;
+
+extern void walmon_guc_define(void);
+extern void walmon_guc_define_postmaster(void);
+
+/* A nullable 64-bit value: an LSN, a byte count or a timestamp. */
+typedef struct WalmonInt64
+{
+	int64		value;
+	bool		isnull;
+} WalmonInt64;
+
+/* One non-temporary replication slot, as pg_replication_slots shows it. */
+typedef struct WalmonSlot
+{
+	char	   *name;
+	bool		logical;
+	bool		active;
+	WalmonInt64 restart_lsn;
+	WalmonInt64 confirmed_flush_lsn;
+	char	   *wal_status;		/* NULL when the view shows NULL */
+	bool		safe_wal_size_isnull;
+	bool		conflicting;	/* 16+: conflicts with recovery */
+	char	   *invalidation_reason;	/* 17+, else NULL */
+	WalmonInt64 inactive_since; /* 17+, else null */
+} WalmonSlot;
+
+/*
+ * A source bound to a slot with its monitor row (has_row), or the row the
+ * refresh computed for it.  Text columns are NULL pointers when null.
+ */
+typedef struct WalmonSlotRow
+{
+	int32		source_id;
+	char	   *slot_name;
+	bool		has_row;
+	WalmonInt64 wal_lsn;
+	WalmonInt64 wal_position;
+	WalmonInt64 last_wal_received;
+	WalmonInt64 last_transaction_time;
+	char	   *replication_slot_name;
+	WalmonInt64 replication_lag_bytes;
+	char	   *status;
+	char	   *error_message;
+	WalmonInt64 retained_wal_bytes;
+	char	   *wal_status;
+	WalmonInt64 safe_wal_size;
+	WalmonInt64 inactive_since;
+} WalmonSlotRow;
+
+/* What walmon_store_refresh_begin found. */
+typedef enum WalmonRefreshStart
+{
+	WALMON_REFRESH_OK,			/* locked: this session refreshes */
+	WALMON_REFRESH_NO_EXTENSION,	/* walmon is not installed here */
+	WALMON_REFRESH_BUSY			/* another session is refreshing */
+} WalmonRefreshStart;
+
+/* store.c: the refresh statements */
+extern WalmonRefreshStart walmon_store_refresh_begin(bool wait);
+extern WalmonSlot *walmon_store_read_slots(int *nslots);
+extern WalmonSlotRow *walmon_store_read_slot_rows(int *nrows);
+extern int32 *walmon_store_register_slots(char **slot_names, int n,
+										  char ***registered, int *nregistered);
+extern void walmon_store_write_slot_rows(const WalmonSlotRow *rows, int n,
+										 bool insert);
+
+/*
+ * walend.c: the effective foreign WAL end (see refresh.c for the design).
+ * A write of walmon's own: its transaction, and the WAL range its records
+ * (all but the commit record) went into.
+ */
+typedef struct WalmonOwnWrite
+{
+	TransactionId xid;			/* the (sub)transaction that wrote */
+	TransactionId topxid;		/* its top-level transaction */
+	XLogRecPtr	start;			/* insert position before the first write */
+	XLogRecPtr	end;			/* end of the last record written */
+} WalmonOwnWrite;
+
+#define WALMON_OWN_WRITES	8
+
+typedef struct WalmonWalEnd
+{
+	XLogRecPtr	wal_end;		/* E: invalid until the first cycle */
+	XLogRecPtr	marker;			/* last important record accounted for */
+	int			next_own;		/* ring position of the next own write */
+	WalmonOwnWrite own[WALMON_OWN_WRITES];
+} WalmonWalEnd;
+
+extern XLogRecPtr walmon_walend_begin(void);
+extern void walmon_walend_before_write(void);
+extern void walmon_walend_after_write(void);
+extern bool walmon_walend_is_own_xact(TransactionId xid);
+extern void walmon_walend_forget(void);
+
+/* refresh.c: one cycle, inside a transaction with an active snapshot */
+typedef enum WalmonRefreshOutcome
+{
+	WALMON_REFRESHED,
+	WALMON_REFRESH_SKIPPED_RECOVERY,
+	WALMON_REFRESH_SKIPPED_NO_EXTENSION,
+	WALMON_REFRESH_SKIPPED_BUSY
+} WalmonRefreshOutcome;
+
+extern int	walmon_refresh_cycle(bool wait, WalmonRefreshOutcome *outcome);
+
+/* shmem.c: the worker's shared state */
+typedef enum WalmonWorkerPhase
+{
+	WALMON_PHASE_STOPPED = 0,
+	WALMON_PHASE_STARTING,
+	WALMON_PHASE_WAITING_DATABASE,
+	WALMON_PHASE_WAITING_EXTENSION,
+	WALMON_PHASE_RUNNING,
+	WALMON_PHASE_STANDBY,
+	WALMON_PHASE_DISABLED
+} WalmonWorkerPhase;
+
+#define WALMON_LAST_ERROR_LEN	1024
+
+/* A copy of the worker's state, for walmon_worker_status(). */
+typedef struct WalmonWorkerStatus
+{
+	pid_t		pid;
+	WalmonWorkerPhase phase;
+	TimestampTz started_at;
+	TimestampTz last_cycle_start;
+	TimestampTz last_cycle_end;
+	int64		cycles;
+	int64		rows_written;
+	char		last_error[WALMON_LAST_ERROR_LEN];
+	TimestampTz last_error_at;
+	bool		in_recovery;
+	XLogRecPtr	wal_end;		/* E, from the foreign-WAL-end bookkeeping */
+} WalmonWorkerStatus;
+
+extern void walmon_shmem_install(void);
+extern bool walmon_shmem_available(void);
+extern bool walmon_shmem_get_status(WalmonWorkerStatus *status);
+extern const char *walmon_phase_name(WalmonWorkerPhase phase);
+extern bool walmon_shmem_worker_attach(void);
+extern WalmonWorkerPhase walmon_shmem_set_phase(WalmonWorkerPhase phase);
+extern void walmon_shmem_set_recovery(bool in_recovery);
+extern void walmon_shmem_cycle_start(TimestampTz start);
+extern void walmon_shmem_cycle_end(TimestampTz end, int rows);
+extern void walmon_shmem_cycle_failed(TimestampTz end, const char *message);
+extern void walmon_shmem_set_connecting(bool connecting);
+extern void walmon_shmem_set_database_missing(bool missing);
+extern WalmonWalEnd *walmon_shmem_walend(LWLock **lock);
+
+/* worker.c */
+extern void walmon_worker_register(void);
+extern PGDLLEXPORT WALMON_NORETURN void walmon_worker_main(Datum main_arg) WALMON_NORETURN_AFTER;
 
 #endif							/* WALMON_H */

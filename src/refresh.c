@@ -1,0 +1,534 @@
+/*-------------------------------------------------------------------------
+ *
+ * refresh.c
+ *		One refresh cycle: turn the server's replication slots into the
+ *		monitor rows of the sources bound to them, and write the rows that
+ *		changed, and only those.  The background worker runs a cycle every
+ *		walmon.naptime; walmon_refresh() runs one in the calling session.
+ *		Either way the caller has opened a transaction and pushed a
+ *		snapshot; all SQL is in store.c.
+ *
+ * Writing nothing on an idle server
+ * ---------------------------------
+ * A row is written only when something other than a timestamp changed in
+ * it.  That alone does not settle, because walmon's writes change what it
+ * measures:
+ *
+ *	- they advance the WAL position, so the lag of every slot that is not
+ *	  caught up grows by the size of walmon's own write;
+ *	- a connected consumer receives walmon's WAL and its slot advances;
+ *	- walmon's commit becomes the last committed transaction;
+ *	- the server writes bookkeeping records after any write: a checkpoint
+ *	  (checkpoint_timeout skips a checkpoint only when nothing important
+ *	  was written since the last one), a running-transactions snapshot,
+ *	  a segment switch (archive_timeout), page pruning and hint-bit page
+ *	  images when the changed rows are read again.
+ *
+ * Every one of these would make the next cycle write again, forever.  So
+ * the cycle measures against the effective foreign WAL end E instead of
+ * the insert position (walend.c):
+ *
+ *	- E is the insert position as of the last WAL record that is neither
+ *	  walmon's own nor bookkeeping.  At the start of a cycle, if the newest
+ *	  "important" record (GetLastImportantRecPtr(): every record but the
+ *	  running-transactions snapshots and archive_timeout switches) is the
+ *	  one E already accounted for (the marker), nothing happened: E stays,
+ *	  at the cost of a few lock acquisitions.  If newer important records
+ *	  exist, the WAL from the marker to the newest one is read: records of
+ *	  walmon's own recent write transactions (their transaction id and the
+ *	  WAL range they wrote into; their commit records by transaction id)
+ *	  and bookkeeping records (checkpoints, snapshots, switches, hint-bit
+ *	  images, pruning, vacuuming, freezing) leave E where it is; the first
+ *	  other record ends the reading and E becomes the insert position.  On
+ *	  a busy server that first record comes at once; the reading is long
+ *	  only right after walmon wrote many rows, and then it is WAL that was
+ *	  just written.  Reading the records, rather than comparing positions,
+ *	  also catches someone else's write that lands in the middle of
+ *	  walmon's own.
+ *	- Lag, retained WAL and the safe WAL size are computed against E, and
+ *	  a slot's position is reported as min(slot position, E): a consumer
+ *	  that received walmon's own WAL has not changed.
+ *	- last_transaction_time is the latest commit's time unless that commit
+ *	  is walmon's own; then the time already stored is kept.
+ *	- Timestamps never cause a write by themselves: last_wal_received
+ *	  changes only with wal_lsn, inactive_since only when the slot gains or
+ *	  loses its consumer, updated_at only on rows written.
+ *	- autovacuum ANALYZE of wal_monitor writes pg_statistic, which is
+ *	  foreign WAL; wal_monitor's autovacuum_analyze_scale_factor of 1 keeps
+ *	  one cycle's writes from triggering the next ANALYZE.
+ *
+ * After some foreign activity, then, walmon writes the rows whose lag
+ * changed once (twice when the activity overlapped walmon's own write),
+ * and then nothing until the next foreign write.  The price: WAL that is
+ * only bookkeeping (a lone CHECKPOINT, pg_switch_wal() or VACUUM) does not
+ * show as lag until the next change of data.
+ *
+ * Copyright (c) 2026, walmon developers
+ *
+ * IDENTIFICATION
+ *		src/refresh.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/commit_ts.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "access/xlog_internal.h"
+#include "nodes/pg_list.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "walmon.h"
+
+/* the three states of a monitor row */
+#define WALMON_STATUS_ACTIVE	"ACTIVE"
+#define WALMON_STATUS_IDLE		"IDLE"
+#define WALMON_STATUS_ERROR	"ERROR"
+
+/* slots whose registration clashed with a source's name, already reported */
+static List *refresh_clashes_reported = NIL;
+
+static int	refresh_cmp_slot(const void *a, const void *b);
+static int	refresh_cmp_row(const void *a, const void *b);
+static WalmonSlotRow *refresh_register(const WalmonSlot *slots, int nslots,
+									   WalmonSlotRow *rows, int *nrows);
+static void refresh_report_clash(const char *slot_name);
+static WalmonInt64 refresh_last_commit(const WalmonSlotRow *rows, int nrows);
+static void refresh_compute(const WalmonSlotRow *old, const WalmonSlot *slot,
+							XLogRecPtr wal_end, TimestampTz now,
+							WalmonInt64 last_commit, WalmonSlotRow *row);
+static bool refresh_changed(const WalmonSlotRow *old,
+							const WalmonSlotRow *row);
+
+static inline WalmonInt64
+walmon_int64(int64 value)
+{
+	WalmonInt64 v = {value, false};
+
+	return v;
+}
+
+static inline WalmonInt64
+walmon_null(void)
+{
+	WalmonInt64 v = {0, true};
+
+	return v;
+}
+
+static inline bool
+walmon_int64_equal(WalmonInt64 a, WalmonInt64 b)
+{
+	return a.isnull == b.isnull && (a.isnull || a.value == b.value);
+}
+
+static inline bool
+walmon_text_equal(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/*
+ * Run one refresh cycle.  Returns the number of monitor rows written and
+ * says in *outcome whether the cycle ran.  With wait false, a cycle that
+ * would have to wait for another one to finish is skipped.
+ */
+int
+walmon_refresh_cycle(bool wait, WalmonRefreshOutcome *outcome)
+{
+	XLogRecPtr	wal_end;
+	WalmonSlot *slots;
+	int			nslots;
+	WalmonSlotRow *rows;
+	int			nrows;
+	WalmonSlotRow *updates;
+	WalmonSlotRow *inserts;
+	int			nupdates = 0;
+	int			ninserts = 0;
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	WalmonInt64 last_commit;
+
+	/* a standby writes nothing; after promotion, start afresh */
+	if (RecoveryInProgress())
+	{
+		walmon_walend_forget();
+		*outcome = WALMON_REFRESH_SKIPPED_RECOVERY;
+		return 0;
+	}
+
+	switch (walmon_store_refresh_begin(wait))
+	{
+		case WALMON_REFRESH_OK:
+			break;
+		case WALMON_REFRESH_NO_EXTENSION:
+			*outcome = WALMON_REFRESH_SKIPPED_NO_EXTENSION;
+			return 0;
+		case WALMON_REFRESH_BUSY:
+			*outcome = WALMON_REFRESH_SKIPPED_BUSY;
+			return 0;
+	}
+
+	wal_end = walmon_walend_begin();
+
+	slots = walmon_store_read_slots(&nslots);
+	if (nslots > 1)
+		qsort(slots, nslots, sizeof(WalmonSlot), refresh_cmp_slot);
+
+	rows = walmon_store_read_slot_rows(&nrows);
+	if (walmon_auto_register && nslots > 0)
+		rows = refresh_register(slots, nslots, rows, &nrows);
+
+	last_commit = refresh_last_commit(rows, nrows);
+
+	updates = palloc_array(WalmonSlotRow, Max(nrows, 1));
+	inserts = palloc_array(WalmonSlotRow, Max(nrows, 1));
+	for (int i = 0; i < nrows; i++)
+	{
+		const WalmonSlotRow *old = &rows[i];
+		WalmonSlot	key = {.name = old->slot_name};
+		const WalmonSlot *slot = NULL;
+		WalmonSlotRow row;
+
+		if (nslots > 0)
+			slot = bsearch(&key, slots, nslots, sizeof(WalmonSlot),
+						   refresh_cmp_slot);
+
+		refresh_compute(old, slot, wal_end, now, last_commit, &row);
+		if (!old->has_row)
+			inserts[ninserts++] = row;
+		else if (refresh_changed(old, &row))
+			updates[nupdates++] = row;
+	}
+
+	if (nupdates + ninserts > 0)
+	{
+		walmon_walend_before_write();
+		walmon_store_write_slot_rows(updates, nupdates, false);
+		walmon_store_write_slot_rows(inserts, ninserts, true);
+	}
+	walmon_walend_after_write();
+
+	*outcome = WALMON_REFRESHED;
+	return nupdates + ninserts;
+}
+
+static int
+refresh_cmp_slot(const void *a, const void *b)
+{
+	return strcmp(((const WalmonSlot *) a)->name,
+				  ((const WalmonSlot *) b)->name);
+}
+
+static int
+refresh_cmp_row(const void *a, const void *b)
+{
+	return strcmp(((const WalmonSlotRow *) a)->slot_name,
+				  ((const WalmonSlotRow *) b)->slot_name);
+}
+
+/*
+ * walmon.auto_register: register a source for every slot that no source
+ * is bound to, named after the slot.  A slot whose name is the name of a
+ * source bound to another slot, or to none, is not registered: walmon
+ * never takes over a source someone else registered.  Returns the rows
+ * with those of the new sources (which have no monitor row yet) added.
+ */
+static WalmonSlotRow *
+refresh_register(const WalmonSlot *slots, int nslots, WalmonSlotRow *rows,
+				 int *nrows)
+{
+	char	  **wanted = palloc_array(char *, nslots);
+	int			nwanted = 0;
+	char	  **registered;
+	int			nregistered;
+	int32	   *ids;
+	WalmonSlotRow *all;
+	int			n = *nrows;
+
+	if (n > 1)
+		qsort(rows, n, sizeof(WalmonSlotRow), refresh_cmp_row);
+	for (int i = 0; i < nslots; i++)
+	{
+		WalmonSlotRow key = {.slot_name = slots[i].name};
+
+		if (n == 0 ||
+			bsearch(&key, rows, n, sizeof(WalmonSlotRow), refresh_cmp_row) == NULL)
+			wanted[nwanted++] = slots[i].name;
+	}
+	if (nwanted == 0)
+		return rows;
+
+	walmon_walend_before_write();
+	ids = walmon_store_register_slots(wanted, nwanted, &registered,
+									  &nregistered);
+
+	all = palloc0_array(WalmonSlotRow, n + nregistered);
+	memcpy(all, rows, sizeof(WalmonSlotRow) * n);
+	for (int i = 0; i < nregistered; i++)
+	{
+		all[n + i].source_id = ids[i];
+		all[n + i].slot_name = registered[i];
+		all[n + i].has_row = false;
+	}
+
+	/* the slots that could not be registered */
+	if (nregistered < nwanted)
+	{
+		for (int i = 0; i < nwanted; i++)
+		{
+			bool		done = false;
+
+			for (int j = 0; j < nregistered && !done; j++)
+				done = strcmp(wanted[i], registered[j]) == 0;
+			if (!done)
+				refresh_report_clash(wanted[i]);
+		}
+	}
+
+	*nrows = n + nregistered;
+	return all;
+}
+
+/*
+ * Report, once per process, that a slot was not registered because its
+ * name is taken.
+ */
+static void
+refresh_report_clash(const char *slot_name)
+{
+	ListCell   *lc;
+	MemoryContext old;
+
+	foreach(lc, refresh_clashes_reported)
+	{
+		if (strcmp((const char *) lfirst(lc), slot_name) == 0)
+			return;
+	}
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	refresh_clashes_reported = lappend(refresh_clashes_reported,
+									   pstrdup(slot_name));
+	MemoryContextSwitchTo(old);
+
+	ereport(WARNING,
+			(errmsg("replication slot \"%s\" was not registered as a walmon source",
+					slot_name),
+			 errdetail("A source named \"%s\" already exists and is not bound to that slot.",
+					   slot_name),
+			 errhint("Register the slot under another name with walmon_add_source().")));
+}
+
+/*
+ * last_transaction_time for this cycle: the time of the latest commit when
+ * track_commit_timestamp is on, else null.  When the latest commit is one
+ * of walmon's own, the latest time already stored stands.
+ */
+static WalmonInt64
+refresh_last_commit(const WalmonSlotRow *rows, int nrows)
+{
+	TimestampTz ts = 0;
+	RepOriginId nodeid;
+	TransactionId xid;
+	WalmonInt64 result = walmon_null();
+
+	if (!track_commit_timestamp)
+		return result;
+
+	xid = GetLatestCommitTsData(&ts, &nodeid);
+	if (!TransactionIdIsValid(xid))
+		return result;
+	if (!walmon_walend_is_own_xact(xid))
+		return walmon_int64(ts);
+
+	for (int i = 0; i < nrows; i++)
+	{
+		const WalmonInt64 *v = &rows[i].last_transaction_time;
+
+		if (rows[i].has_row && !v->isnull &&
+			(result.isnull || v->value > result.value))
+			result = *v;
+	}
+	return result;
+}
+
+/*
+ * The reason a slot is invalidated, or NULL: wal_status "lost" on every
+ * version, "conflicting" on 16, invalidation_reason from 17.
+ */
+static const char *
+refresh_invalidation(const WalmonSlot *slot)
+{
+	if (slot->invalidation_reason != NULL)
+		return slot->invalidation_reason;
+	if (slot->conflicting)
+		return "conflict with recovery";
+	if (slot->wal_status != NULL && strcmp(slot->wal_status, "lost") == 0)
+		return "required WAL was removed";
+	return NULL;
+}
+
+/*
+ * safe_wal_size as pg_replication_slots computes it, but against the
+ * effective WAL end: the WAL that can still be written before the slot
+ * loses the segment of restart_lsn.
+ */
+static int64
+refresh_safe_wal_size(XLogRecPtr restart_lsn, XLogRecPtr wal_end)
+{
+	XLogSegNo	target_seg;
+	XLogSegNo	fail_seg;
+	uint64		slot_keep_segs;
+	uint64		keep_segs;
+	XLogRecPtr	fail_lsn;
+
+	XLByteToSeg(restart_lsn, target_seg, wal_segment_size);
+	slot_keep_segs = XLogMBVarToSegs(max_slot_wal_keep_size_mb, wal_segment_size);
+	keep_segs = XLogMBVarToSegs(wal_keep_size_mb, wal_segment_size);
+	fail_seg = target_seg + Max(slot_keep_segs, keep_segs) + 1;
+	XLogSegNoOffsetToRecPtr(fail_seg, 0, wal_segment_size, fail_lsn);
+
+	return (int64) (fail_lsn - wal_end);
+}
+
+/*
+ * Compute the monitor row of a source from its slot (NULL when the slot
+ * does not exist) and its stored row (old).
+ */
+static void
+refresh_compute(const WalmonSlotRow *old, const WalmonSlot *slot,
+				XLogRecPtr wal_end, TimestampTz now, WalmonInt64 last_commit,
+				WalmonSlotRow *row)
+{
+	const char *invalidated;
+	int64		limit = (int64) walmon_lag_error_kb * 1024;
+
+	memset(row, 0, sizeof(WalmonSlotRow));
+	row->source_id = old->source_id;
+	row->slot_name = old->slot_name;
+	row->has_row = old->has_row;
+	row->replication_slot_name = old->slot_name;
+	row->last_transaction_time = last_commit;
+
+	if (slot == NULL)
+	{
+		/* the slot is gone: keep what was last seen of it, and say so */
+		if (old->has_row)
+		{
+			row->wal_lsn = old->wal_lsn;
+			row->wal_position = old->wal_position;
+			row->last_wal_received = old->last_wal_received;
+			row->replication_lag_bytes = old->replication_lag_bytes;
+			row->last_transaction_time = old->last_transaction_time;
+		}
+		else
+		{
+			row->wal_lsn = row->wal_position = walmon_null();
+			row->last_wal_received = row->replication_lag_bytes = walmon_null();
+		}
+		row->retained_wal_bytes = row->safe_wal_size = walmon_null();
+		row->wal_status = NULL;
+		row->inactive_since = (old->has_row && !old->inactive_since.isnull) ?
+			old->inactive_since : walmon_int64(now);
+		row->status = WALMON_STATUS_ERROR;
+		row->error_message = psprintf("replication slot \"%s\" does not exist",
+									  old->slot_name);
+		return;
+	}
+
+	/* the slot's position, as far as the rest of the server has gone */
+	{
+		WalmonInt64 pos = slot->logical ? slot->confirmed_flush_lsn : slot->restart_lsn;
+
+		if (pos.isnull)
+		{
+			row->wal_lsn = row->wal_position = walmon_null();
+			row->replication_lag_bytes = walmon_null();
+		}
+		else
+		{
+			XLogRecPtr	lsn = Min((XLogRecPtr) pos.value, wal_end);
+
+			row->wal_lsn = walmon_int64((int64) lsn);
+			row->wal_position = walmon_int64((int64) lsn);
+			row->replication_lag_bytes = walmon_int64((int64) (wal_end - lsn));
+		}
+	}
+
+	/* last_wal_received: when walmon first saw the slot at this position */
+	if (row->wal_lsn.isnull)
+		row->last_wal_received = walmon_null();
+	else if (old->has_row && walmon_int64_equal(old->wal_lsn, row->wal_lsn) &&
+			 !old->last_wal_received.isnull)
+		row->last_wal_received = old->last_wal_received;
+	else
+		row->last_wal_received = walmon_int64(now);
+
+	/* what the slot holds back */
+	if (slot->restart_lsn.isnull)
+	{
+		row->retained_wal_bytes = walmon_null();
+		row->safe_wal_size = walmon_null();
+	}
+	else
+	{
+		XLogRecPtr	restart = Min((XLogRecPtr) slot->restart_lsn.value, wal_end);
+
+		row->retained_wal_bytes = walmon_int64((int64) (wal_end - restart));
+		row->safe_wal_size = slot->safe_wal_size_isnull ? walmon_null() :
+			walmon_int64(refresh_safe_wal_size(restart, wal_end));
+	}
+	row->wal_status = slot->wal_status;
+
+	/* inactive_since: null while a consumer is connected */
+	if (slot->active)
+		row->inactive_since = walmon_null();
+	else if (!slot->inactive_since.isnull)
+		row->inactive_since = slot->inactive_since;
+	else if (old->has_row && !old->inactive_since.isnull)
+		row->inactive_since = old->inactive_since;
+	else
+		row->inactive_since = walmon_int64(now);
+
+	invalidated = refresh_invalidation(slot);
+	if (invalidated != NULL)
+	{
+		row->status = WALMON_STATUS_ERROR;
+		row->error_message = psprintf("replication slot \"%s\" is invalidated: %s",
+									  slot->name, invalidated);
+	}
+	else if (limit > 0 && !row->replication_lag_bytes.isnull &&
+			 row->replication_lag_bytes.value > limit)
+	{
+		row->status = WALMON_STATUS_ERROR;
+		row->error_message = psprintf("replication lag of slot \"%s\" exceeds walmon.lag_error_bytes (" INT64_FORMAT " bytes)",
+									  slot->name, limit);
+	}
+	else
+	{
+		row->status = slot->active ? WALMON_STATUS_ACTIVE : WALMON_STATUS_IDLE;
+		row->error_message = NULL;
+	}
+}
+
+/*
+ * Whether a computed row differs from the stored one in anything but its
+ * timestamps.  inactive_since counts only by being null or not: whether a
+ * consumer is connected.
+ */
+static bool
+refresh_changed(const WalmonSlotRow *old, const WalmonSlotRow *row)
+{
+	return !walmon_int64_equal(old->wal_lsn, row->wal_lsn) ||
+		!walmon_int64_equal(old->wal_position, row->wal_position) ||
+		!walmon_int64_equal(old->replication_lag_bytes, row->replication_lag_bytes) ||
+		!walmon_int64_equal(old->retained_wal_bytes, row->retained_wal_bytes) ||
+		!walmon_int64_equal(old->safe_wal_size, row->safe_wal_size) ||
+		!walmon_text_equal(old->replication_slot_name, row->replication_slot_name) ||
+		!walmon_text_equal(old->status, row->status) ||
+		!walmon_text_equal(old->error_message, row->error_message) ||
+		!walmon_text_equal(old->wal_status, row->wal_status) ||
+		old->inactive_since.isnull != row->inactive_since.isnull;
+}
