@@ -122,7 +122,7 @@ walmon_check_status(Datum status)
 	static const char *const valid[] = {"ACTIVE", "IDLE", "ERROR"};
 	char	   *value = TextDatumGetCString(status);
 
-	for (int i = 0; i < lengthof(valid); i++)
+	for (int i = 0; i < (int) lengthof(valid); i++)
 	{
 		if (pg_strcasecmp(value, valid[i]) == 0)
 			return CStringGetTextDatum(valid[i]);
@@ -151,7 +151,7 @@ walmon_complete_upsert(WalmonUpsert *u)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("source_id must not be null")));
 
-	for (int i = 0; i < lengthof(not_negative); i++)
+	for (int i = 0; i < (int) lengthof(not_negative); i++)
 	{
 		WalmonUpsertArg arg = not_negative[i];
 

@@ -96,7 +96,7 @@ walmon_prometheus(PG_FUNCTION_ARGS)
 					   "Status of the source: 1 for its current status, 0 for the others.");
 	for (int i = 0; i < n; i++)
 	{
-		for (int s = 0; s < lengthof(statuses); s++)
+		for (int s = 0; s < (int) lengthof(statuses); s++)
 		{
 			appendStringInfoString(&buf, "walmon_status");
 			walmon_prom_labels(&buf, &states[i], statuses[s]);

@@ -358,7 +358,9 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 
 	/*
 	 * Create the monitor rows of sources that have none.  The caller read
-	 * that they have none, so every row inserted draws one id.
+	 * that they have none, so every row inserted draws one id; a row that
+	 * an application's first upsert created meanwhile is left to the next
+	 * cycle.
 	 */
 	[Q_REFRESH_INSERT] = {
 		"INSERT INTO @extschema@.wal_monitor"
@@ -381,7 +383,8 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 		" AS v(source_id, wal_lsn, wal_position, last_wal_received,"
 		"  last_transaction_time, replication_slot_name,"
 		"  replication_lag_bytes, status, error_message,"
-		"  retained_wal_bytes, wal_status, safe_wal_size, inactive_since)",
+		"  retained_wal_bytes, wal_status, safe_wal_size, inactive_since)"
+		" ON CONFLICT ON CONSTRAINT unique_source_wal DO NOTHING",
 		13, WALMON_SLOT_ROW_ARGTYPES
 	},
 };
@@ -422,6 +425,7 @@ static SPIPlanPtr store_plan(WalmonQuery q);
 static int	store_execute(WalmonQuery q, Datum *values, const bool *isnull,
 						  int expected);
 static void store_put_rows(Tuplestorestate *tupstore);
+static Datum store_make_array(Datum *elems, bool *nulls, int n, Oid elemtype);
 
 /*
  * Forget what was looked up when one of walmon's tables changes (that
@@ -723,17 +727,12 @@ store_batch_arrays(const WalmonUpsert *u, int n, const bool *sel,
 		INT4OID, LSNOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID,
 		INT8OID, TEXTOID, TEXTOID
 	};
-	Datum	   *elems = palloc_array(Datum, Max(n, 1));
-	bool	   *nulls = palloc_array(bool, Max(n, 1));
 
 	for (int arg = 0; arg < WALMON_UPSERT_NARGS; arg++)
 	{
+		Datum	   *elems = palloc_array(Datum, Max(n, 1));
+		bool	   *nulls = palloc_array(bool, Max(n, 1));
 		int			k = 0;
-		int			dims[1];
-		int			lbs[1] = {1};
-		int16		typlen;
-		bool		typbyval;
-		char		typalign;
 
 		for (int i = 0; i < n; i++)
 		{
@@ -743,14 +742,8 @@ store_batch_arrays(const WalmonUpsert *u, int n, const bool *sel,
 			nulls[k] = u[i].isnull[arg];
 			k++;
 		}
-		dims[0] = k;
-		get_typlenbyvalalign(elemtypes[arg], &typlen, &typbyval, &typalign);
-		arrays[arg] = PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs,
-														 elemtypes[arg], typlen,
-														 typbyval, typalign));
+		arrays[arg] = store_make_array(elems, nulls, k, elemtypes[arg]);
 	}
-	pfree(elems);
-	pfree(nulls);
 }
 
 /*
@@ -1332,7 +1325,7 @@ walmon_store_write_slot_rows(const WalmonSlotRow *rows, int n, bool insert)
 		elems[i] = Int32GetDatum(rows[i].source_id);
 	args[0] = store_make_array(elems, NULL, n, INT4OID);
 
-	for (int c = 0; c < lengthof(store_slot_row_columns); c++)
+	for (int c = 0; c < (int) lengthof(store_slot_row_columns); c++)
 	{
 		const StoreColumn *col = &store_slot_row_columns[c];
 
@@ -1361,6 +1354,9 @@ walmon_store_write_slot_rows(const WalmonSlotRow *rows, int n, bool insert)
 	}
 
 	store_begin(&call);
+	/* lock in source_id order first, as batches do, so neither deadlocks */
+	if (!insert)
+		store_execute(Q_BATCH_LOCK, args, NULL, SPI_OK_SELECT);
 	store_execute(insert ? Q_REFRESH_INSERT : Q_REFRESH_UPDATE, args, NULL,
 				  insert ? SPI_OK_INSERT : SPI_OK_UPDATE);
 	store_end(&call);
