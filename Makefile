@@ -4,6 +4,7 @@
 #   make installcheck             pg_regress + isolation + TAP, each on its own
 #                                 temporary, preloaded server (test/walmon.conf)
 #   make bench                    benchmark (see bench/README.md)
+#   make soak                     a bounded soak (minutes; not part of CI)
 
 MODULE_big = walmon
 OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))
@@ -22,6 +23,10 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# Every source includes these; PGXS tracks no header dependencies unless the
+# server was configured with --enable-depend.
+$(OBJS) $(OBJS:.o=.bc): src/walmon.h src/compat.h
+
 # The three suites one at a time, so a runner can report each of them even
 # when an earlier one fails (scripts/test runs them all).
 .PHONY: check-regress check-isolation check-tap bench
@@ -34,6 +39,11 @@ check-tap:
 
 bench:
 	bash bench/run.sh
+
+# A bounded soak, minutes long, not part of CI (SOAK_SECONDS, SOAK_CLIENTS).
+.PHONY: soak
+soak:
+	bash test/soak.sh
 
 # Static analysis; both must print nothing.  clang-tidy's checks are in
 # .clang-tidy.

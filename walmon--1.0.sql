@@ -83,7 +83,7 @@ CREATE TABLE @extschema@.wal_monitor_history (
 );
 
 CREATE INDEX wal_monitor_history_source_id_idx
-	ON @extschema@.wal_monitor_history (source_id, changed_at);
+	ON @extschema@.wal_monitor_history (source_id, id);
 
 COMMENT ON TABLE @extschema@.wal_monitor_history IS
 'Append-only audit trail: one row for every change of wal_monitor.status, including a monitor''s first appearance';
@@ -321,3 +321,39 @@ REVOKE ALL ON FUNCTION
 FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION @extschema@.walmon_worker_status() TO pg_monitor;
+
+--
+-- One row per source, for people: its status and for how long, its lag in
+-- bytes and readable, how long since WAL was last received, when it was
+-- last checked (the worker's last cycle for a source bound to a slot, the
+-- last update for others), and the error.
+--
+CREATE VIEW @extschema@.walmon_overview AS
+SELECT s.id AS source_id,
+	s.name,
+	s.slot_name,
+	w.status,
+	st.since AS status_since,
+	pg_catalog.date_trunc('second', pg_catalog.now() OPERATOR(pg_catalog.-) st.since) AS in_status_for,
+	w.replication_lag_bytes AS lag_bytes,
+	pg_catalog.pg_size_pretty(w.replication_lag_bytes) AS lag,
+	pg_catalog.round(pg_catalog.date_part('epoch',
+		pg_catalog.now() OPERATOR(pg_catalog.-) w.last_wal_received)::pg_catalog.numeric, 3)
+		AS seconds_since_wal,
+	CASE WHEN s.slot_name IS NOT NULL AND ws.last_cycle_end IS NOT NULL
+		THEN ws.last_cycle_end ELSE w.updated_at END AS last_checked,
+	w.error_message
+FROM @extschema@.walmon_source AS s
+LEFT JOIN @extschema@.wal_monitor AS w ON w.source_id OPERATOR(pg_catalog.=) s.id
+LEFT JOIN LATERAL (
+	SELECT COALESCE((SELECT h.changed_at FROM @extschema@.wal_monitor_history AS h
+					 WHERE h.source_id OPERATOR(pg_catalog.=) s.id
+					 ORDER BY h.id DESC LIMIT 1),
+					w.created_at) AS since) AS st ON w.source_id IS NOT NULL
+LEFT JOIN @extschema@.walmon_worker_status() AS ws ON true;
+
+COMMENT ON VIEW @extschema@.walmon_overview IS
+'One row per source: status and for how long, lag, seconds since WAL was last received, when it was last checked, and the error';
+
+REVOKE ALL ON TABLE @extschema@.walmon_overview FROM PUBLIC;
+GRANT SELECT ON TABLE @extschema@.walmon_overview TO pg_monitor;

@@ -51,7 +51,7 @@ SELECT c.relname,
                   CASE WHEN has_table_privilege(r.oid, c.oid, 'INSERT, UPDATE, DELETE') THEN 'w' ELSE '-' END,
                   ' ' ORDER BY r.who) AS privileges
 FROM pg_class c, matrix_roles r
-WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'
+WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'v')
 GROUP BY c.relname ORDER BY 1;
 
 -- a role with nothing: 42501 for every function and table

@@ -6,8 +6,9 @@ CREATE EXTENSION walmon;
 -- the text exactly as a scraper reads it
 \pset format unaligned
 \pset tuples_only on
--- nothing monitored yet: only the metric headers
-SELECT walmon_prometheus();
+-- nothing monitored yet: only the metric headers, and the worker's
+-- counters (walmon is preloaded here; their values vary, so shown as <n>)
+SELECT regexp_replace(walmon_prometheus(), '^(walmon_worker_[a-z_]+) [0-9.]+$', '\1 <n>', 'gn');
 \pset format aligned
 \pset tuples_only off
 
@@ -22,8 +23,9 @@ SELECT count(*) FROM walmon_upsert_batch('[
 -- checking they are numbers
 \pset format unaligned
 \pset tuples_only on
-SELECT regexp_replace(walmon_prometheus(),
-	'(walmon_seconds_since_last_wal\{[^}]*\}) [0-9]+\.[0-9]{3}', '\1 <s>', 'g');
+SELECT regexp_replace(regexp_replace(walmon_prometheus(),
+	'(walmon_seconds_since_last_wal\{[^}]*\}) [0-9]+\.[0-9]{3}', '\1 <s>', 'g'),
+	'^(walmon_worker_[a-z_]+) [0-9.]+$', '\1 <n>', 'gn');
 \pset format aligned
 \pset tuples_only off
 

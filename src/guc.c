@@ -37,6 +37,7 @@ bool		walmon_auto_register = true;
 int			walmon_lag_error_kb = 0;
 int			walmon_metrics_interval = WALMON_DEFAULT_METRICS_INTERVAL_S;
 int			walmon_metrics_retention = WALMON_DEFAULT_METRICS_RETENTION_MIN;
+int			walmon_monitor_retention = 0;
 
 /*
  * Define the settings that can change with a reload.  Called by every
@@ -106,6 +107,17 @@ walmon_guc_define(void)
 							gettext_noop("0 keeps samples forever."),
 							&walmon_metrics_retention,
 							WALMON_DEFAULT_METRICS_RETENTION_MIN,
+							0,
+							INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("walmon.monitor_retention",
+							gettext_noop("Age after which the worker removes monitor rows that were not updated."),
+							gettext_noop("Applies to sources not bound to a replication slot; 0 turns it off."),
+							&walmon_monitor_retention,
+							0,
 							0,
 							INT_MAX,
 							PGC_SIGHUP,

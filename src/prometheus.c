@@ -9,7 +9,7 @@
  * possible status (1 for the current one, as the exposition format wants
  * enum-like states), and the seconds since WAL was last received.  Labels
  * carry the source id, name and slot; values are escaped as the format
- * requires.
+ * requires.  When walmon is preloaded, the worker's counters follow.
  *
  * Copyright (c) 2026, walmon developers
  *
@@ -22,6 +22,7 @@
 
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 
 #include "walmon.h"
 
@@ -65,6 +66,39 @@ walmon_prom_header(StringInfo buf, const char *name, const char *type,
 				   const char *help)
 {
 	appendStringInfo(buf, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/*
+ * The worker's counters, when walmon is preloaded (nothing otherwise).
+ */
+static void
+walmon_prom_worker(StringInfo buf)
+{
+	WalmonWorkerStatus st;
+
+	if (!walmon_shmem_get_status(&st))
+		return;
+
+	walmon_prom_header(buf, "walmon_worker_up", "gauge",
+					   "1 when the walmon background worker is running.");
+	appendStringInfo(buf, "walmon_worker_up %d\n", st.pid != 0 ? 1 : 0);
+	walmon_prom_header(buf, "walmon_worker_cycles_total", "counter",
+					   "Refresh cycles the worker completed since it started.");
+	appendStringInfo(buf, "walmon_worker_cycles_total " INT64_FORMAT "\n", st.cycles);
+	walmon_prom_header(buf, "walmon_worker_rows_written_total", "counter",
+					   "Monitor rows the worker wrote since it started.");
+	appendStringInfo(buf, "walmon_worker_rows_written_total " INT64_FORMAT "\n",
+					 st.rows_written);
+	walmon_prom_header(buf, "walmon_worker_errors_total", "counter",
+					   "Refresh cycles that failed since the worker started.");
+	appendStringInfo(buf, "walmon_worker_errors_total " INT64_FORMAT "\n", st.errors);
+	if (st.last_cycle_end != 0)
+	{
+		walmon_prom_header(buf, "walmon_worker_last_cycle_timestamp_seconds", "gauge",
+						   "When the worker's last cycle ended, in seconds since the epoch.");
+		appendStringInfo(buf, "walmon_worker_last_cycle_timestamp_seconds %.3f\n",
+						 (double) (st.last_cycle_end - SetEpochTimestamp()) / USECS_PER_SEC);
+	}
 }
 
 /*
@@ -115,6 +149,8 @@ walmon_prometheus(PG_FUNCTION_ARGS)
 		walmon_prom_labels(&buf, &states[i], NULL);
 		appendStringInfo(&buf, " %.3f\n", states[i].wal_age);
 	}
+
+	walmon_prom_worker(&buf);
 
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(buf.data, buf.len));
 }

@@ -193,6 +193,7 @@ walmon_shmem_worker_attach(void)
 	w->last_cycle_end = 0;
 	w->cycles = 0;
 	w->rows_written = 0;
+	w->errors = 0;
 	if (walmon_shared->connecting)
 	{
 		walmon_shared->connecting = false;
@@ -264,6 +265,7 @@ walmon_shmem_cycle_failed(TimestampTz end, const char *message)
 	LWLockAcquire(walmon_shared->lock, LW_EXCLUSIVE);
 	walmon_shared->worker.last_cycle_end = end;
 	walmon_shared->worker.cycles++;
+	walmon_shared->worker.errors++;
 	strlcpy(walmon_shared->worker.last_error, message,
 			sizeof(walmon_shared->worker.last_error));
 	walmon_shared->worker.last_error_at = end;

@@ -67,6 +67,9 @@ typedef enum WalmonQuery
 	Q_SOURCE_STATES,
 	Q_BATCH_LOCK,
 	Q_BATCH_UPDATE,
+	Q_SAMPLE_METRICS,
+	Q_PRUNE_METRICS,
+	Q_EXPIRE_MONITORS,
 	/* the refresh cycle (refresh.c) */
 	Q_REFRESH_SLOTS,
 	Q_REFRESH_ROWS,
@@ -238,6 +241,56 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 	 * ...then updates them all in one statement, each element's values
 	 * taken from the arrays $1..$9 (one entry per source, no duplicates).
 	 */
+	/*
+	 * A sample of every monitor whose state (LSN, lag, status) differs from
+	 * its previous sample; nothing when nothing changed.  NULL-safe
+	 * comparisons are spelled out: IS DISTINCT FROM would look its operator
+	 * up through the search_path.
+	 */
+	[Q_SAMPLE_METRICS] = {
+		"INSERT INTO @extschema@.wal_metrics"
+		" (source_id, sampled_at, wal_lsn, replication_lag_bytes, status)"
+		" SELECT w.source_id, pg_catalog.now(), w.wal_lsn,"
+		"  w.replication_lag_bytes, w.status"
+		" FROM @extschema@.wal_monitor AS w"
+		" LEFT JOIN LATERAL (SELECT m.wal_lsn, m.replication_lag_bytes, m.status"
+		"  FROM @extschema@.wal_metrics AS m"
+		"  WHERE m.source_id OPERATOR(pg_catalog.=) w.source_id"
+		"  ORDER BY m.sampled_at DESC, m.id DESC LIMIT 1) AS p ON true"
+		" WHERE p.status IS NULL"
+		" OR NOT (p.status OPERATOR(pg_catalog.=) w.status)"
+		" OR NOT COALESCE(p.wal_lsn OPERATOR(pg_catalog.=) w.wal_lsn,"
+		"  p.wal_lsn IS NULL AND w.wal_lsn IS NULL)"
+		" OR NOT COALESCE(p.replication_lag_bytes OPERATOR(pg_catalog.=) w.replication_lag_bytes,"
+		"  p.replication_lag_bytes IS NULL AND w.replication_lag_bytes IS NULL)",
+		0, {InvalidOid}
+	},
+
+	/* at most $2 of the samples taken before $1, oldest first */
+	[Q_PRUNE_METRICS] = {
+		"DELETE FROM @extschema@.wal_metrics AS m"
+		" WHERE m.id OPERATOR(pg_catalog.=) ANY (ARRAY("
+		"  SELECT x.id FROM @extschema@.wal_metrics AS x"
+		"  WHERE x.sampled_at OPERATOR(pg_catalog.<) $1"
+		"  ORDER BY x.sampled_at LIMIT $2))",
+		2, {TIMESTAMPTZOID, INT4OID}
+	},
+
+	/*
+	 * At most $2 monitor rows not updated since $1, of sources not bound
+	 * to a slot (the worker checks those every cycle and writes them only
+	 * when they change).
+	 */
+	[Q_EXPIRE_MONITORS] = {
+		"DELETE FROM @extschema@.wal_monitor AS w"
+		" WHERE w.id OPERATOR(pg_catalog.=) ANY (ARRAY("
+		"  SELECT x.id FROM @extschema@.wal_monitor AS x"
+		"  JOIN @extschema@.walmon_source AS s ON s.id OPERATOR(pg_catalog.=) x.source_id"
+		"  WHERE x.updated_at OPERATOR(pg_catalog.<) $1 AND s.slot_name IS NULL"
+		"  ORDER BY x.updated_at LIMIT $2))",
+		2, {TIMESTAMPTZOID, INT4OID}
+	},
+
 	[Q_BATCH_UPDATE] = {
 		"UPDATE @extschema@.wal_monitor AS w SET"
 		" wal_lsn = u.wal_lsn, wal_position = u.wal_position,"
@@ -1360,4 +1413,45 @@ walmon_store_write_slot_rows(const WalmonSlotRow *rows, int n, bool insert)
 	store_execute(insert ? Q_REFRESH_INSERT : Q_REFRESH_UPDATE, args, NULL,
 				  insert ? SPI_OK_INSERT : SPI_OK_UPDATE);
 	store_end(&call);
+}
+
+/* Sample the monitors that changed since their last sample; rows added. */
+int
+walmon_store_sample_metrics(void)
+{
+	WalmonStoreCall call;
+	int			n;
+
+	store_begin(&call);
+	n = store_execute(Q_SAMPLE_METRICS, NULL, NULL, SPI_OK_INSERT);
+	store_end(&call);
+	return n;
+}
+
+/* Delete at most limit samples older than cutoff; rows deleted. */
+int
+walmon_store_prune_metrics(TimestampTz cutoff, int limit)
+{
+	WalmonStoreCall call;
+	Datum		args[2] = {TimestampTzGetDatum(cutoff), Int32GetDatum(limit)};
+	int			n;
+
+	store_begin(&call);
+	n = store_execute(Q_PRUNE_METRICS, args, NULL, SPI_OK_DELETE);
+	store_end(&call);
+	return n;
+}
+
+/* Delete at most limit stale monitor rows; rows deleted. */
+int
+walmon_store_expire_monitors(TimestampTz cutoff, int limit)
+{
+	WalmonStoreCall call;
+	Datum		args[2] = {TimestampTzGetDatum(cutoff), Int32GetDatum(limit)};
+	int			n;
+
+	store_begin(&call);
+	n = store_execute(Q_EXPIRE_MONITORS, args, NULL, SPI_OK_DELETE);
+	store_end(&call);
+	return n;
 }

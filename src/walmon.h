@@ -107,6 +107,7 @@ extern bool walmon_auto_register;
 extern int	walmon_lag_error_kb;
 extern int	walmon_metrics_interval;
 extern int	walmon_metrics_retention;
+extern int	walmon_monitor_retention;
 
 extern void walmon_guc_define(void);
 extern void walmon_guc_define_postmaster(void);
@@ -213,6 +214,14 @@ typedef enum WalmonRefreshOutcome
 
 extern int	walmon_refresh_cycle(bool wait, WalmonRefreshOutcome *outcome);
 
+/* maintenance.c: the worker's housekeeping, in the cycle's transaction */
+extern void walmon_maintenance(TimestampTz now);
+
+/* store.c: what the housekeeping runs */
+extern int	walmon_store_sample_metrics(void);
+extern int	walmon_store_prune_metrics(TimestampTz cutoff, int limit);
+extern int	walmon_store_expire_monitors(TimestampTz cutoff, int limit);
+
 /* shmem.c: the worker's shared state */
 typedef enum WalmonWorkerPhase
 {
@@ -237,6 +246,7 @@ typedef struct WalmonWorkerStatus
 	TimestampTz last_cycle_end;
 	int64		cycles;
 	int64		rows_written;
+	int64		errors;			/* cycles that failed */
 	char		last_error[WALMON_LAST_ERROR_LEN];
 	TimestampTz last_error_at;
 	bool		in_recovery;

@@ -341,6 +341,8 @@ walmon_worker_cycle(void)
 		MemoryContextSwitchTo(walmon_cycle_context);
 
 		rows = walmon_refresh_cycle(false, &outcome);
+		if (outcome == WALMON_REFRESHED)
+			walmon_maintenance(GetCurrentTransactionStartTimestamp());
 
 		PopActiveSnapshot();
 		CommitTransactionCommand();

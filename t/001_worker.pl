@@ -20,6 +20,9 @@ $node->append_conf(
 shared_preload_libraries = 'walmon'
 walmon.database = 'postgres'
 walmon.naptime = '${naptime_ms}ms'
+# samples follow changes within a second, so the idle measurement below
+# can wait for the last one before it starts
+walmon.metrics_interval = '1s'
 track_commit_timestamp = on
 max_replication_slots = 20
 max_slot_wal_keep_size = '1GB'
@@ -219,6 +222,15 @@ sql("SELECT count(*) FROM pg_get_wal_records_info('$after', pg_current_wal_flush
   if $walinspect;
 sql('SELECT walmon_refresh()');
 my $written = sql('SELECT rows_written FROM walmon_worker_status()');
+# the last changes have been sampled: every monitor's latest sample is its
+# state, so the sampler has nothing left to write
+poll(q{SELECT bool_and(p.status = w.status
+			AND p.wal_lsn IS NOT DISTINCT FROM w.wal_lsn
+			AND p.replication_lag_bytes IS NOT DISTINCT FROM w.replication_lag_bytes)
+	   FROM wal_monitor w
+	   LEFT JOIN LATERAL (SELECT * FROM wal_metrics m WHERE m.source_id = w.source_id
+						  ORDER BY m.id DESC LIMIT 1) p ON true},
+	'the sampler has caught up with every monitor');
 sql('CHECKPOINT');
 my $ckpt_lsn = sql('SELECT pg_current_wal_insert_lsn()');
 

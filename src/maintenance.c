@@ -1,0 +1,81 @@
+/*-------------------------------------------------------------------------
+ *
+ * maintenance.c
+ *		The worker's housekeeping, run after a refresh in the same
+ *		transaction: a sample in wal_metrics of every monitor whose state
+ *		changed since its previous sample (walmon.metrics_interval), the
+ *		removal of samples older than walmon.metrics_retention, and of
+ *		monitor rows not updated for walmon.monitor_retention.
+ *
+ * Removals run in bounded batches, so that a large backlog never makes one
+ * long transaction: when a batch was full, the next cycle takes the next
+ * one.  Every write is marked as walmon's own (walend.c), so that it does
+ * not count as activity the next refresh would measure; an idle server
+ * gets no sample and so no write.
+ *
+ * Copyright (c) 2026, walmon developers
+ *
+ * IDENTIFICATION
+ *		src/maintenance.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/timestamp.h"
+
+#include "walmon.h"
+
+/* the most rows one pass removes from a table */
+#define WALMON_MAINTENANCE_BATCH 10000
+
+/* housekeeping runs this often when sampling is off, in seconds */
+#define WALMON_MAINTENANCE_IDLE_INTERVAL 60
+
+/* when the next pass is due, and whether the last one left rows to remove */
+static TimestampTz maintenance_next = 0;
+static bool maintenance_backlog = false;
+
+/* now minus a number of minutes */
+static TimestampTz
+walmon_minutes_ago(TimestampTz now, int minutes)
+{
+	return now - (TimestampTz) minutes * SECS_PER_MINUTE * USECS_PER_SEC;
+}
+
+/*
+ * The housekeeping of one worker cycle, at time now (the cycle's
+ * transaction start).
+ */
+void
+walmon_maintenance(TimestampTz now)
+{
+	bool		tick = now >= maintenance_next;
+	int			interval;
+
+	if (!tick && !maintenance_backlog)
+		return;
+
+	walmon_walend_before_write();
+
+	if (tick)
+	{
+		if (walmon_metrics_interval > 0)
+			(void) walmon_store_sample_metrics();
+		interval = walmon_metrics_interval > 0 ?
+			walmon_metrics_interval : WALMON_MAINTENANCE_IDLE_INTERVAL;
+		maintenance_next = TimestampTzPlusMilliseconds(now, (int64) interval * 1000);
+	}
+
+	maintenance_backlog = false;
+	if (walmon_metrics_retention > 0 &&
+		walmon_store_prune_metrics(walmon_minutes_ago(now, walmon_metrics_retention),
+								   WALMON_MAINTENANCE_BATCH) == WALMON_MAINTENANCE_BATCH)
+		maintenance_backlog = true;
+	if (walmon_monitor_retention > 0 &&
+		walmon_store_expire_monitors(walmon_minutes_ago(now, walmon_monitor_retention),
+									 WALMON_MAINTENANCE_BATCH) == WALMON_MAINTENANCE_BATCH)
+		maintenance_backlog = true;
+
+	walmon_walend_after_write();
+}
