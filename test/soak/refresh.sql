@@ -1,0 +1,1 @@
+SELECT walmon_refresh();
