@@ -53,7 +53,29 @@ SELECT source_id, status FROM walmon_status();
 SELECT id, name FROM walmon_source ORDER BY id;
 
 \echo
-\echo '--- 7. errors keep every table as it was, with the contract''s SQLSTATEs'
+\echo '--- 7. the background worker follows local replication slots by itself'
+SELECT slot_name FROM pg_create_physical_replication_slot('demo_standby', true);
+SELECT slot_name FROM pg_create_logical_replication_slot('demo_cdc', 'test_decoding');
+\echo '    (waiting 2.5 s: walmon.naptime is 1s in this demo)'
+SELECT pg_sleep(2.5) \g /dev/null
+SELECT s.name, w.wal_lsn, w.replication_lag_bytes, w.retained_wal_bytes, w.wal_status, w.status
+FROM wal_monitor w JOIN walmon_source s ON s.id = w.source_id
+WHERE s.slot_name IS NOT NULL ORDER BY s.name;
+\echo '    a dropped slot turns its row to ERROR:'
+SELECT pg_drop_replication_slot('demo_standby');
+SELECT pg_sleep(2.5) \g /dev/null
+SELECT s.name, w.status, w.error_message
+FROM wal_monitor w JOIN walmon_source s ON s.id = w.source_id WHERE s.name = 'demo_standby';
+SELECT pid IS NOT NULL AS worker_running, database, cycles > 0 AS cycling, last_error
+FROM walmon_worker_status();
+
+\echo
+\echo '--- 8. the overview and the audit trail'
+SELECT name, slot_name, status, in_status_for, lag, error_message FROM walmon_overview ORDER BY source_id;
+SELECT source_id, old_status, new_status, error_message FROM wal_monitor_history ORDER BY id;
+
+\echo
+\echo '--- 9. errors keep every table as it was, with the contract''s SQLSTATEs'
 \set VERBOSITY verbose
 \set ON_ERROR_STOP 0
 SELECT walmon_upsert(99);
