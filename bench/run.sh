@@ -334,10 +334,22 @@ if [ "$has_worker" = t ]; then
 	say "walmon's WAL over ${BENCH_IDLE_SECONDS}s of idleness (naptime 200ms, a physical and a logical slot)"
 	q "SELECT pg_create_physical_replication_slot('bench_idle_physical', true)" >/dev/null
 	q "SELECT pg_create_logical_replication_slot('bench_idle_logical', 'pgoutput')" >/dev/null
-	set_conf "walmon.enabled = on" "walmon.naptime = '200ms'"
+	set_conf "walmon.enabled = on" "walmon.naptime = '200ms'" "walmon.metrics_interval = '1s'"
 	# quiet the server the benchmark just loaded: no dead rows left for
-	# anyone to prune, nothing for the next checkpoint to write
-	q "VACUUM" >/dev/null
+	# anyone to prune, no statistics for autovacuum to gather, nothing for
+	# the next checkpoint to write
+	q "VACUUM ANALYZE" >/dev/null
+	# the sampler has caught up: every monitor's latest sample is its state
+	# (after activity it writes one last sample within metrics_interval)
+	for ((i = 0; i < 300; i++)); do
+		[ "$(q "SELECT coalesce(bool_and(p.status = w.status
+				AND p.wal_lsn IS NOT DISTINCT FROM w.wal_lsn
+				AND p.replication_lag_bytes IS NOT DISTINCT FROM w.replication_lag_bytes), true)
+			FROM wal_monitor w
+			LEFT JOIN LATERAL (SELECT * FROM wal_metrics m WHERE m.source_id = w.source_id
+			                   ORDER BY m.id DESC LIMIT 1) p ON true")" = t ] && break
+		sleep 0.2
+	done
 	q "CHECKPOINT" >/dev/null
 	# settle: the worker writes the new slots' rows, autovacuum finishes;
 	# then the WAL position stays put for 10 naptimes

@@ -235,6 +235,14 @@ walend_only_own_or_bookkeeping(const WalmonWalEnd *snap, XLogRecPtr from,
 	if (segno <= XLogGetLastRemovedSegno())
 		return false;
 
+	/*
+	 * The reader below reads only flushed WAL and waits for the rest: with
+	 * asynchronous commits that is up to wal_writer_delay.  Flush what was
+	 * inserted instead (what a synchronous commit would do): one fsync, and
+	 * only in a cycle after someone else wrote.
+	 */
+	XLogFlush(GetXLogInsertRecPtr());
+
 	reader = XLogReaderAllocate(wal_segment_size, NULL,
 								XL_ROUTINE(.page_read = &read_local_xlog_page,
 										   .segment_open = &wal_segment_open,
