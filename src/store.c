@@ -478,6 +478,7 @@ static SPIPlanPtr store_plan(WalmonQuery q);
 static int	store_execute(WalmonQuery q, Datum *values, const bool *isnull,
 						  int expected);
 static void store_put_rows(Tuplestorestate *tupstore);
+static int	store_run(WalmonQuery q, Datum *values, int expected);
 static Datum store_make_array(Datum *elems, bool *nulls, int n, Oid elemtype);
 
 /*
@@ -677,6 +678,22 @@ store_execute(WalmonQuery q, Datum *values, const bool *isnull, int expected)
 		elog(ERROR, "unexpected SPI result %s for walmon statement %d",
 			 SPI_result_code_string(rc), (int) q);
 	return (int) SPI_processed;
+}
+
+/*
+ * A whole store operation of one statement: run it as the owner and return
+ * the number of rows it processed.
+ */
+static int
+store_run(WalmonQuery q, Datum *values, int expected)
+{
+	WalmonStoreCall call;
+	int			n;
+
+	store_begin(&call);
+	n = store_execute(q, values, NULL, expected);
+	store_end(&call);
+	return n;
 }
 
 /* Put one wal_monitor composite value into a tuplestore of such rows. */
@@ -962,30 +979,18 @@ walmon_store_set_status(int32 source_id, Datum status, Datum error_message,
 bool
 walmon_store_delete_monitor(int32 source_id)
 {
-	WalmonStoreCall call;
 	Datum		arg = Int32GetDatum(source_id);
-	int			n;
 
-	store_begin(&call);
-	n = store_execute(Q_DELETE_MONITOR, &arg, NULL, SPI_OK_DELETE);
-	store_end(&call);
-
-	return n > 0;
+	return store_run(Q_DELETE_MONITOR, &arg, SPI_OK_DELETE) > 0;
 }
 
 /* Delete a source and, by cascade, its monitor row; true when it existed. */
 bool
 walmon_store_drop_source(int32 source_id)
 {
-	WalmonStoreCall call;
 	Datum		arg = Int32GetDatum(source_id);
-	int			n;
 
-	store_begin(&call);
-	n = store_execute(Q_DROP_SOURCE, &arg, NULL, SPI_OK_DELETE);
-	store_end(&call);
-
-	return n > 0;
+	return store_run(Q_DROP_SOURCE, &arg, SPI_OK_DELETE) > 0;
 }
 
 /*
@@ -1419,39 +1424,23 @@ walmon_store_write_slot_rows(const WalmonSlotRow *rows, int n, bool insert)
 int
 walmon_store_sample_metrics(void)
 {
-	WalmonStoreCall call;
-	int			n;
-
-	store_begin(&call);
-	n = store_execute(Q_SAMPLE_METRICS, NULL, NULL, SPI_OK_INSERT);
-	store_end(&call);
-	return n;
+	return store_run(Q_SAMPLE_METRICS, NULL, SPI_OK_INSERT);
 }
 
 /* Delete at most limit samples older than cutoff; rows deleted. */
 int
 walmon_store_prune_metrics(TimestampTz cutoff, int limit)
 {
-	WalmonStoreCall call;
 	Datum		args[2] = {TimestampTzGetDatum(cutoff), Int32GetDatum(limit)};
-	int			n;
 
-	store_begin(&call);
-	n = store_execute(Q_PRUNE_METRICS, args, NULL, SPI_OK_DELETE);
-	store_end(&call);
-	return n;
+	return store_run(Q_PRUNE_METRICS, args, SPI_OK_DELETE);
 }
 
 /* Delete at most limit stale monitor rows; rows deleted. */
 int
 walmon_store_expire_monitors(TimestampTz cutoff, int limit)
 {
-	WalmonStoreCall call;
 	Datum		args[2] = {TimestampTzGetDatum(cutoff), Int32GetDatum(limit)};
-	int			n;
 
-	store_begin(&call);
-	n = store_execute(Q_EXPIRE_MONITORS, args, NULL, SPI_OK_DELETE);
-	store_end(&call);
-	return n;
+	return store_run(Q_EXPIRE_MONITORS, args, SPI_OK_DELETE);
 }

@@ -1,7 +1,8 @@
 # pg_dump / pg_restore of a database using walmon (contract section 1):
 # every row of every walmon table comes back with the same ids, sequences
 # continue above the restored ids, and the restore itself records no
-# history and sends no notification.
+# history and sends no notification; the worker then works in the
+# restored database.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -9,8 +10,13 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 my $node = PostgreSQL::Test::Cluster->new('dump');
-$node->init;
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'walmon'\n");
+$node->init(allows_streaming => 1);
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'walmon'
+# the worker follows the database restored below (it waits until then)
+walmon.database = 'dst'
+walmon.naptime = '200ms'
+});
 $node->start;
 
 $node->safe_psql('postgres', 'CREATE DATABASE src');
@@ -73,6 +79,18 @@ is($node->safe_psql('dst', q{SELECT status FROM walmon_set_status(100, 'error', 
 is($node->safe_psql('dst',
 		q{SELECT old_status || '>' || new_status FROM wal_monitor_history ORDER BY id DESC LIMIT 1}),
 	'ACTIVE>ERROR', 'and are recorded in its history');
+
+# the worker picks the restored database up and follows a new slot there
+$node->poll_query_until('dst', "SELECT state = 'running' FROM walmon_worker_status()")
+  or diag($node->safe_psql('dst', 'SELECT * FROM walmon_worker_status()'));
+$node->safe_psql('dst', "SELECT pg_create_physical_replication_slot('restored_slot', true)");
+ok($node->poll_query_until('dst', q{
+	SELECT w.status = 'IDLE' AND w.wal_lsn IS NOT NULL
+	FROM wal_monitor w JOIN walmon_source s ON s.id = w.source_id
+	WHERE s.slot_name = 'restored_slot'}),
+	'the worker registers and follows a slot in the restored database');
+cmp_ok($node->safe_psql('dst', q{SELECT id FROM walmon_source WHERE slot_name = 'restored_slot'}),
+	'>', 100, 'with a source id above the restored ones');
 
 $listener->quit;
 $node->stop;

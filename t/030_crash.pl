@@ -1,7 +1,8 @@
 # Crashes lose nothing: under concurrent upsert load, a backend killed with
 # SIGKILL (which makes the postmaster restart every backend and recover),
-# and separately an immediate shutdown, leave every acknowledged upsert in
-# place, with one row per source.
+# the walmon worker killed the same way, and an immediate shutdown each
+# leave every acknowledged upsert in place, with one row per source, and
+# the worker comes back by itself.
 #
 # Each pgbench client upserts its own source with a counter that grows by
 # one per transaction; pgbench's per-transaction log (-l) records every
@@ -19,6 +20,8 @@ my $node = PostgreSQL::Test::Cluster->new('crash');
 $node->init;
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'walmon'
+walmon.database = 'postgres'
+walmon.naptime = '200ms'
 restart_after_crash = on
 synchronous_commit = on
 });
@@ -42,6 +45,8 @@ my $run = 0;
 sub start_load
 {
 	$run++;
+	# wait_for_load() below must see this run's progress, not the last one's
+	$node->safe_psql('postgres', 'UPDATE wal_monitor SET wal_position = 0');
 	my $prefix = $node->basedir . "/acked_$run";
 	my ($out, $err) = ('', '');
 	my $h = IPC::Run::start(
@@ -82,6 +87,21 @@ sub wait_for_load
 	  or die 'load did not start';
 }
 
+# The worker is back: a new process, completing cycles again.
+sub worker_back
+{
+	my ($old_pid, $what) = @_;
+	ok($node->poll_query_until('postgres', qq{
+		SELECT pid IS NOT NULL AND pid <> $old_pid AND cycles > 0
+		FROM walmon_worker_status()}),
+		"$what: the worker is back by itself");
+}
+
+sub worker_pid
+{
+	return $node->safe_psql('postgres', 'SELECT pid FROM walmon_worker_status()');
+}
+
 sub check_survivors
 {
 	my ($prefix, $what) = @_;
@@ -102,7 +122,11 @@ sub check_survivors
 		$clients, "$what: no row lost, none added");
 }
 
+$node->poll_query_until('postgres', 'SELECT cycles > 0 FROM walmon_worker_status()')
+  or die 'the worker does not run';
+
 # 1. SIGKILL of a backend in the middle of the load
+my $worker = worker_pid();
 my ($bench, $prefix) = start_load();
 wait_for_load();
 my $victim = $node->safe_psql('postgres',
@@ -116,16 +140,32 @@ $node->wait_for_log(qr/all server processes terminated; reinitializing/, $log_of
 $node->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()')
   or die 'server did not come back';
 check_survivors($prefix, 'after SIGKILL');
+worker_back($worker, 'after SIGKILL of a backend');
 is($node->safe_psql('postgres', q{SELECT status FROM walmon_upsert(1, wal_position => 0)}),
 	'ACTIVE', 'upserts work after the crash restart');
 
-# 2. immediate shutdown in the middle of the load, then a restart
+# 2. SIGKILL of the walmon worker in the middle of the load
+$worker = worker_pid();
+($bench, $prefix) = start_load();
+wait_for_load();
+$log_offset = -s $node->logfile;
+kill 'KILL', $worker;
+$bench->finish;
+$node->wait_for_log(qr/all server processes terminated; reinitializing/, $log_offset);
+$node->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()')
+  or die 'server did not come back';
+check_survivors($prefix, 'after SIGKILL of the worker');
+worker_back($worker, 'after SIGKILL of the worker');
+
+# 3. immediate shutdown in the middle of the load, then a restart
+$worker = worker_pid();
 ($bench, $prefix) = start_load();
 wait_for_load();
 $node->stop('immediate');
 $bench->finish;
 $node->start;
 check_survivors($prefix, 'after immediate shutdown');
+worker_back($worker, 'after immediate shutdown');
 
 $node->stop;
 done_testing();
