@@ -58,6 +58,7 @@ static bool walend_only_own_or_bookkeeping(const WalmonWalEnd *snap,
 static bool walend_record_is_own(const WalmonWalEnd *snap,
 								 XLogReaderState *record);
 static bool walend_record_is_bookkeeping(XLogReaderState *record);
+static XLogRecPtr walend_inserted_end(void);
 
 /*
  * The state and the lock that protects it (NULL for the session-local
@@ -218,6 +219,24 @@ walmon_walend_forget(void)
 }
 
 /*
+ * The end of the WAL inserted so far.  The insert position is where the
+ * next record goes: at a page boundary, after the next page's header,
+ * which does not exist yet and cannot be flushed (XLogFlush would fail);
+ * step back over that header, as xlog.c's XLogBytePosToEndRecPtr does.
+ */
+static XLogRecPtr
+walend_inserted_end(void)
+{
+	XLogRecPtr	pos = GetXLogInsertRecPtr();
+
+	if (XLogSegmentOffset(pos, wal_segment_size) == SizeOfXLogLongPHD)
+		return pos - SizeOfXLogLongPHD;
+	if (pos % XLOG_BLCKSZ == SizeOfXLogShortPHD)
+		return pos - SizeOfXLogShortPHD;
+	return pos;
+}
+
+/*
  * Read the WAL records after the one at "from" up to the one at "upto"
  * (both record starts, from < upto); true when every one of them is
  * walmon's own or bookkeeping.
@@ -241,7 +260,7 @@ walend_only_own_or_bookkeeping(const WalmonWalEnd *snap, XLogRecPtr from,
 	 * inserted instead (what a synchronous commit would do): one fsync, and
 	 * only in a cycle after someone else wrote.
 	 */
-	XLogFlush(GetXLogInsertRecPtr());
+	XLogFlush(walend_inserted_end());
 
 	reader = XLogReaderAllocate(wal_segment_size, NULL,
 								XL_ROUTINE(.page_read = &read_local_xlog_page,
