@@ -344,7 +344,8 @@ walend_record_is_own(const WalmonWalEnd *snap, XLogReaderState *record)
  * walmon's own reads write it after any write.  Checkpoints (which follow
  * any important record), running-transaction snapshots and segment
  * switches (archive_timeout), hint-bit page images, pruning, vacuuming and
- * freezing, and the in-place statistics updates of vacuum.  A user's
+ * freezing, and the in-place statistics updates of vacuum with the
+ * invalidation records logged alongside them.  A user's
  * pg_switch_wal() or VACUUM alone therefore does not move the effective
  * WAL end; the next change of data does.
  */
@@ -364,9 +365,14 @@ walend_record_is_bookkeeping(XLogReaderState *record)
 				info == XLOG_SWITCH ||
 				info == XLOG_NOOP ||
 				info == XLOG_FPI_FOR_HINT;
+		case RM_XACT_ID:
+			/* the invalidations logged with an in-place update, alone */
+			return (info & XLOG_XACT_OPMASK) == XLOG_XACT_INVALIDATIONS &&
+				!TransactionIdIsValid(XLogRecGetXid(record));
 		case RM_STANDBY_ID:
 			return info == XLOG_RUNNING_XACTS ||
-				info == XLOG_STANDBY_LOCK;
+				info == XLOG_STANDBY_LOCK ||
+				info == XLOG_INVALIDATIONS;
 		case RM_HEAP_ID:
 			return (info & XLOG_HEAP_OPMASK) == XLOG_HEAP_INPLACE;
 		case RM_HEAP2_ID:
