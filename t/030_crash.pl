@@ -102,6 +102,17 @@ sub worker_pid
 	return $node->safe_psql('postgres', 'SELECT pid FROM walmon_worker_status()');
 }
 
+# SIGKILL a process, wait for the postmaster's crash restart and recovery.
+sub kill_and_recover
+{
+	my ($pid) = @_;
+	my $log_offset = -s $node->logfile;
+	kill 'KILL', $pid;
+	$node->wait_for_log(qr/all server processes terminated; reinitializing/, $log_offset);
+	$node->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()')
+	  or die 'server did not come back';
+}
+
 sub check_survivors
 {
 	my ($prefix, $what) = @_;
@@ -133,12 +144,8 @@ my $victim = $node->safe_psql('postgres',
 	q{SELECT pid FROM pg_stat_activity
 	  WHERE query LIKE '%walmon_upsert(%' AND pid <> pg_backend_pid() LIMIT 1});
 ok($victim =~ /^\d+$/, "found a pgbench backend ($victim)");
-my $log_offset = -s $node->logfile;
-kill 'KILL', $victim;
+kill_and_recover($victim);
 $bench->finish;
-$node->wait_for_log(qr/all server processes terminated; reinitializing/, $log_offset);
-$node->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()')
-  or die 'server did not come back';
 check_survivors($prefix, 'after SIGKILL');
 worker_back($worker, 'after SIGKILL of a backend');
 is($node->safe_psql('postgres', q{SELECT status FROM walmon_upsert(1, wal_position => 0)}),
@@ -148,12 +155,8 @@ is($node->safe_psql('postgres', q{SELECT status FROM walmon_upsert(1, wal_positi
 $worker = worker_pid();
 ($bench, $prefix) = start_load();
 wait_for_load();
-$log_offset = -s $node->logfile;
-kill 'KILL', $worker;
+kill_and_recover($worker);
 $bench->finish;
-$node->wait_for_log(qr/all server processes terminated; reinitializing/, $log_offset);
-$node->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()')
-  or die 'server did not come back';
 check_survivors($prefix, 'after SIGKILL of the worker');
 worker_back($worker, 'after SIGKILL of the worker');
 
