@@ -64,6 +64,16 @@ SELECT s.name, w.status, w.error_message
 FROM walmon_source s JOIN wal_monitor w ON w.source_id = s.id
 ORDER BY s.name;
 
+-- slots PostgreSQL manages itself (logical replication's initial-copy
+-- slots) are never registered; look-alikes that break the pattern are
+SELECT slot_name FROM pg_create_physical_replication_slot('pg_16384_sync_16390_7311234567890123456');
+SELECT slot_name FROM pg_create_physical_replication_slot('pg_16384_sync_16390_');
+SELECT slot_name FROM pg_create_physical_replication_slot('pg_16384_sync_x_1');
+SELECT walmon_refresh() AS registered_lookalikes;
+SELECT name FROM walmon_source WHERE name LIKE 'pg\_%' ORDER BY name;
+SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+WHERE slot_name LIKE 'pg\_16384%' ORDER BY slot_name;
+
 --
 -- privileges: PUBLIC gets nothing, pg_monitor reads the status
 --

@@ -95,6 +95,7 @@ static int	refresh_cmp_row(const void *a, const void *b);
 static WalmonSlotRow *refresh_register(const WalmonSlot *slots, int nslots,
 									   WalmonSlotRow *rows, int *nrows);
 static void refresh_report_clash(const char *slot_name);
+static bool refresh_slot_is_managed(const WalmonSlot *slot);
 static WalmonInt64 refresh_last_commit(const WalmonSlotRow *rows, int nrows);
 static void refresh_compute(const WalmonSlotRow *old, const WalmonSlot *slot,
 							XLogRecPtr wal_end, TimestampTz now,
@@ -231,6 +232,50 @@ refresh_cmp_row(const void *a, const void *b)
 }
 
 /*
+ * Whether a slot is one PostgreSQL creates, uses and drops by itself:
+ * logical replication's initial table copy slots, named
+ * pg_<subscription oid>_sync_<relation oid>_<system identifier>
+ * (ReplicationSlotNameForTablesync).  They are not consumers of their own,
+ * and registering them would leave an ERROR row behind when PostgreSQL
+ * drops them at the end of the copy.
+ */
+static bool
+refresh_slot_is_managed(const WalmonSlot *slot)
+{
+	const char *p = slot->name;
+	int			groups = 0;
+
+	if (strncmp(p, "pg_", 3) != 0)
+		return false;
+	p += 3;
+	/* digits "_sync_" digits "_" digits, and nothing else */
+	for (;;)
+	{
+		const char *start = p;
+
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (p == start)
+			return false;
+		groups++;
+		if (groups == 1)
+		{
+			if (strncmp(p, "_sync_", 6) != 0)
+				return false;
+			p += 6;
+		}
+		else if (groups == 2)
+		{
+			if (*p != '_')
+				return false;
+			p++;
+		}
+		else
+			return *p == '\0';
+	}
+}
+
+/*
  * walmon.auto_register: register a source for every slot that no source
  * is bound to, named after the slot.  A slot whose name is the name of a
  * source bound to another slot, or to none, is not registered: walmon
@@ -255,6 +300,8 @@ refresh_register(const WalmonSlot *slots, int nslots, WalmonSlotRow *rows,
 	{
 		WalmonSlotRow key = {.slot_name = slots[i].name};
 
+		if (refresh_slot_is_managed(&slots[i]))
+			continue;
 		if (n == 0 ||
 			bsearch(&key, rows, n, sizeof(WalmonSlotRow), refresh_cmp_row) == NULL)
 			wanted[nwanted++] = slots[i].name;
