@@ -19,7 +19,7 @@
 #include "walmon.h"
 
 #ifdef PG_MODULE_MAGIC_EXT
-PG_MODULE_MAGIC_EXT(.name = "walmon", .version = "1.0");
+PG_MODULE_MAGIC_EXT(.name = "walmon", .version = "1.1");
 #else
 PG_MODULE_MAGIC;
 #endif
