@@ -38,6 +38,24 @@
 #define WALMON_HAVE_SHMEM_REQUEST_HOOK 1
 #endif
 
+/*
+ * palloc_array and friends appeared in 16 and were back-patched to late
+ * minors of 14 and 15 only.
+ */
+#ifndef palloc_array
+#define palloc_array(type, count) ((type *) palloc(sizeof(type) * (count)))
+#define palloc0_array(type, count) ((type *) palloc0(sizeof(type) * (count)))
+#endif
+
+/*
+ * A search_path for the duration of a store call: pushed cheaply as an
+ * override until 16; from 17, where overrides are gone, set as a GUC at a
+ * new nesting level, as a function's SET clause does.
+ */
+#if PG_VERSION_NUM < 170000
+#define WALMON_HAVE_OVERRIDE_SEARCH_PATH 1
+#endif
+
 /* Custom wait events appear in 17; before that, the generic one. */
 #if PG_VERSION_NUM >= 170000
 #define WALMON_HAVE_CUSTOM_WAIT_EVENT 1

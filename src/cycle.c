@@ -1,12 +1,13 @@
 /*-------------------------------------------------------------------------
  *
- * refresh.c
- *		One refresh cycle: turn the server's replication slots into the
- *		monitor rows of the sources bound to them, and write the rows that
- *		changed, and only those.  The background worker runs a cycle every
- *		walmon.naptime; walmon_refresh() runs one in the calling session.
- *		Either way the caller has opened a transaction and pushed a
- *		snapshot; all SQL is in store.c.
+ * cycle.c
+ *		One cycle, the same whoever runs it: the background worker every
+ *		walmon.naptime, walmon_refresh() in the calling session.  It turns
+ *		the server's replication slots into the monitor rows of the sources
+ *		bound to them, writes the rows that changed, and only those, then
+ *		takes the samples and applies the retention (maintenance.c).  The
+ *		caller has opened a transaction and pushed a snapshot; all SQL is in
+ *		store.c.
  *
  * Writing nothing on an idle server
  * ---------------------------------
@@ -66,7 +67,7 @@
  * Copyright (c) 2026, walmon developers
  *
  * IDENTIFICATION
- *		src/refresh.c
+ *		src/cycle.c
  *
  *-------------------------------------------------------------------------
  */
@@ -77,6 +78,8 @@
 #include "access/xlog.h"
 #include "access/xlog_internal.h"
 #include "nodes/pg_list.h"
+#include "utils/guc.h"
+#include "utils/resowner.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -92,6 +95,7 @@ static List *refresh_clashes_reported = NIL;
 
 static int	refresh_cmp_slot(const void *a, const void *b);
 static int	refresh_cmp_row(const void *a, const void *b);
+static int	refresh_cmp_source(const void *a, const void *b);
 static WalmonSlotRow *refresh_register(const WalmonSlot *slots, int nslots,
 									   WalmonSlotRow *rows, int *nrows);
 static void refresh_report_clash(const char *slot_name);
@@ -133,13 +137,257 @@ walmon_text_equal(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
+/* ----------------------------------------------------------------
+ * Writes that one row or one slot cannot hold up
+ *
+ * The cycle's updates skip rows other transactions hold.  Its inserts (a
+ * first monitor row, a new source for a slot) cannot skip: a conflicting
+ * insert by an open transaction would make them wait.  And an error that
+ * concerns one row or one slot only (a source id sequence used up, a
+ * constraint or trigger a superuser added) would fail every slot.  So
+ * every write runs in a subtransaction with a short lock_timeout; when
+ * that fails, each item is tried alone, and the items that still fail are
+ * skipped, reported once, and tried again next cycle.
+ * ----------------------------------------------------------------
+ */
+
+/* how long a cycle's insert may wait for a lock */
+#define WALMON_WRITE_LOCK_TIMEOUT "100ms"
+
+/* how long any other statement of the cycle may wait for a lock */
+#define WALMON_CYCLE_LOCK_TIMEOUT "1s"
+
+/* write items [first, first + count) of ctx; returns rows written */
+typedef int (*RefreshWrite) (void *ctx, int first, int count);
+
+/* failures already reported: "what: message" strings, in TopMemoryContext */
+static List *refresh_failures_reported = NIL;
+
+#define WALMON_MAX_REPORTED 1000
+
 /*
- * Run one refresh cycle.  Returns the number of monitor rows written and
+ * Run write(ctx, first, count) in a subtransaction.  Returns true and sets
+ * *written when it succeeded; returns false and sets *error when it
+ * failed.  Errors that concern the whole process (cancel, shutdown, out of
+ * memory, internal errors) are thrown on.
+ */
+static bool
+refresh_try(RefreshWrite write, void *ctx, int first, int count,
+			int *written, ErrorData **error)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile bool ok = false;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		int			nestlevel = NewGUCNestLevel();
+
+		(void) set_config_option("lock_timeout", WALMON_WRITE_LOCK_TIMEOUT,
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+								 true, 0, false);
+		*written = write(ctx, first, count);
+		AtEOXact_GUC(true, nestlevel);
+
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		ok = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		int			class;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		class = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
+		if (class == ERRCODE_TO_CATEGORY(ERRCODE_OPERATOR_INTERVENTION) ||
+			class == ERRCODE_TO_CATEGORY(ERRCODE_INSUFFICIENT_RESOURCES) ||
+			class == ERRCODE_TO_CATEGORY(ERRCODE_SYSTEM_ERROR) ||
+			class == ERRCODE_TO_CATEGORY(ERRCODE_INTERNAL_ERROR))
+			PG_RE_THROW();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		*error = edata;
+	}
+	PG_END_TRY();
+
+	return ok;
+}
+
+/* Report, once per process, that an item could not be written. */
+static void
+refresh_report_failure(const char *what, const ErrorData *edata)
+{
+	char	   *key = psprintf("%s: %s", what, edata->message);
+	ListCell   *lc;
+	MemoryContext old;
+
+	/* the worker's status always shows the latest one */
+	walmon_shmem_note_error(GetCurrentTimestamp(), key);
+
+	foreach(lc, refresh_failures_reported)
+	{
+		if (strcmp((const char *) lfirst(lc), key) == 0)
+			return;
+	}
+	if (list_length(refresh_failures_reported) < WALMON_MAX_REPORTED)
+	{
+		old = MemoryContextSwitchTo(TopMemoryContext);
+		refresh_failures_reported = lappend(refresh_failures_reported,
+											pstrdup(key));
+		MemoryContextSwitchTo(old);
+	}
+
+	ereport(WARNING,
+			(errcode(edata->sqlerrcode),
+			 errmsg("walmon could not write %s: %s", what, edata->message),
+			 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+			 errhint("The refresh goes on with the other slots and tries again next cycle.")));
+}
+
+/*
+ * Write n items: all at once, and when that fails, one by one (see
+ * above).  what(ctx, i) names item i in a report.  Returns the rows
+ * written.
+ */
+static int
+refresh_isolated(RefreshWrite write, void *ctx, int n,
+				 char *(*what) (void *ctx, int i))
+{
+	int			written = 0;
+	int			total = 0;
+	ErrorData  *edata = NULL;
+
+	if (n == 0)
+		return 0;
+	if (refresh_try(write, ctx, 0, n, &written, &edata))
+		return written;
+	FreeErrorData(edata);
+
+	for (int i = 0; i < n; i++)
+	{
+		edata = NULL;
+		if (refresh_try(write, ctx, i, 1, &written, &edata))
+			total += written;
+		else
+		{
+			refresh_report_failure(what(ctx, i), edata);
+			FreeErrorData(edata);
+		}
+	}
+	return total;
+}
+
+/* Monitor rows to insert or update (RefreshWrite) */
+typedef struct RefreshRows
+{
+	const WalmonSlotRow *rows;
+} RefreshRows;
+
+static int
+refresh_insert_some(void *ctx, int first, int count)
+{
+	return walmon_store_insert_slot_rows(((RefreshRows *) ctx)->rows + first,
+										 count);
+}
+
+static int
+refresh_update_some(void *ctx, int first, int count)
+{
+	return walmon_store_update_slot_rows(((RefreshRows *) ctx)->rows + first,
+										 count);
+}
+
+static char *
+refresh_row_what(const WalmonSlotRow *row, const char *what)
+{
+	return psprintf("%s of source %d (replication slot \"%s\")",
+					what, row->source_id, row->slot_name);
+}
+
+static char *
+refresh_insert_what(void *ctx, int i)
+{
+	return refresh_row_what(&((RefreshRows *) ctx)->rows[i], "the first monitor row");
+}
+
+static char *
+refresh_update_what(void *ctx, int i)
+{
+	return refresh_row_what(&((RefreshRows *) ctx)->rows[i], "the monitor row");
+}
+
+/* New sources for slots (RefreshWrite) */
+typedef struct RefreshRegistration
+{
+	char	  **names;			/* the slots */
+	bool	   *failed;			/* by slot */
+	int32	   *ids;			/* the sources registered, */
+	char	  **registered;		/* with their slots */
+	int			n;
+} RefreshRegistration;
+
+static int
+refresh_register_some(void *ctx, int first, int count)
+{
+	RefreshRegistration *reg = (RefreshRegistration *) ctx;
+	char	  **names;
+	int32	   *ids;
+	int			done;
+
+	/* all or nothing: a failure leaves reg as it was */
+	reg->failed[first] = true;
+	ids = walmon_store_register_slots(reg->names + first, count, &names, &done);
+	reg->failed[first] = false;
+	for (int i = 0; i < done; i++)
+	{
+		reg->ids[reg->n] = ids[i];
+		reg->registered[reg->n] = names[i];
+		reg->n++;
+	}
+	return done;
+}
+
+static char *
+refresh_register_what(void *ctx, int i)
+{
+	RefreshRegistration *reg = (RefreshRegistration *) ctx;
+
+	return psprintf("a source for replication slot \"%s\"", reg->names[i]);
+}
+
+/* the housekeeping of a cycle, as a RefreshWrite (ctx: the cycle's time) */
+static int
+refresh_maintenance(void *ctx, int first, int count)
+{
+	return walmon_maintenance(*(TimestampTz *) ctx);
+}
+
+static char *
+refresh_maintenance_what(void *ctx, int i)
+{
+	return pstrdup("the samples and retention of wal_metrics and wal_monitor");
+}
+
+/*
+ * One cycle: everything the worker does every walmon.naptime and
+ * walmon_refresh() does when called, in the caller's transaction, with
+ * an active snapshot.  Returns the number of monitor rows written and
  * says in *outcome whether the cycle ran.  With wait false, a cycle that
  * would have to wait for another one to finish is skipped.
+ *
+ * Every write of the cycle (sources registered, monitor rows, samples,
+ * removals) happens between walmon_walend_open() and walmon_walend_close(),
+ * so that the next cycle knows them as walmon's own.
  */
 int
-walmon_refresh_cycle(bool wait, WalmonRefreshOutcome *outcome)
+walmon_cycle_run(bool wait, WalmonRefreshOutcome *outcome)
 {
 	XLogRecPtr	wal_end;
 	WalmonSlot *slots;
@@ -152,6 +400,8 @@ walmon_refresh_cycle(bool wait, WalmonRefreshOutcome *outcome)
 	int			ninserts = 0;
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	WalmonInt64 last_commit;
+	int			written = 0;
+	int			nestlevel;
 
 	/* a standby writes nothing; after promotion, start afresh */
 	if (RecoveryInProgress())
@@ -173,7 +423,18 @@ walmon_refresh_cycle(bool wait, WalmonRefreshOutcome *outcome)
 			return 0;
 	}
 
+	/*
+	 * No wait of the cycle is unbounded: a table someone locked (an ALTER
+	 * TABLE in an open transaction) makes the cycle fail after this long,
+	 * and the next one tries again.
+	 */
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("lock_timeout", WALMON_CYCLE_LOCK_TIMEOUT,
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+
 	wal_end = walmon_walend_begin();
+	walmon_walend_open();
 
 	slots = walmon_store_read_slots(&nslots);
 	if (nslots > 1)
@@ -205,16 +466,33 @@ walmon_refresh_cycle(bool wait, WalmonRefreshOutcome *outcome)
 			updates[nupdates++] = row;
 	}
 
+	/*
+	 * Both kinds of write take their row locks in source_id order.  First
+	 * rows first: they are the only writes that may wait (briefly), and
+	 * while they do, this transaction holds no monitor row.
+	 */
 	if (nupdates + ninserts > 0)
 	{
-		walmon_walend_before_write();
-		walmon_store_write_slot_rows(updates, nupdates, false);
-		walmon_store_write_slot_rows(inserts, ninserts, true);
+		RefreshRows ins = {inserts};
+		RefreshRows upd = {updates};
+
+		qsort(updates, nupdates, sizeof(WalmonSlotRow), refresh_cmp_source);
+		qsort(inserts, ninserts, sizeof(WalmonSlotRow), refresh_cmp_source);
+		written += refresh_isolated(refresh_insert_some, &ins, ninserts,
+									refresh_insert_what);
+		written += refresh_isolated(refresh_update_some, &upd, nupdates,
+									refresh_update_what);
 	}
-	walmon_walend_after_write();
+
+	/* samples and retention, after the rows they sample */
+	(void) refresh_isolated(refresh_maintenance, &now, 1,
+							refresh_maintenance_what);
+
+	walmon_walend_close();
+	AtEOXact_GUC(true, nestlevel);
 
 	*outcome = WALMON_REFRESHED;
-	return nupdates + ninserts;
+	return written;
 }
 
 static int
@@ -222,6 +500,15 @@ refresh_cmp_slot(const void *a, const void *b)
 {
 	return strcmp(((const WalmonSlot *) a)->name,
 				  ((const WalmonSlot *) b)->name);
+}
+
+static int
+refresh_cmp_source(const void *a, const void *b)
+{
+	int32		sa = ((const WalmonSlotRow *) a)->source_id;
+	int32		sb = ((const WalmonSlotRow *) b)->source_id;
+
+	return (sa > sb) - (sa < sb);
 }
 
 static int
@@ -290,7 +577,7 @@ refresh_register(const WalmonSlot *slots, int nslots, WalmonSlotRow *rows,
 	int			nwanted = 0;
 	char	  **registered;
 	int			nregistered;
-	int32	   *ids;
+	RefreshRegistration reg;
 	WalmonSlotRow *all;
 	int			n = *nrows;
 
@@ -309,15 +596,21 @@ refresh_register(const WalmonSlot *slots, int nslots, WalmonSlotRow *rows,
 	if (nwanted == 0)
 		return rows;
 
-	walmon_walend_before_write();
-	ids = walmon_store_register_slots(wanted, nwanted, &registered,
-									  &nregistered);
+	reg.names = wanted;
+	reg.ids = palloc_array(int32, nwanted);
+	reg.registered = palloc_array(char *, nwanted);
+	reg.failed = palloc0_array(bool, nwanted);
+	reg.n = 0;
+	(void) refresh_isolated(refresh_register_some, &reg, nwanted,
+							refresh_register_what);
+	nregistered = reg.n;
+	registered = reg.registered;
 
 	all = palloc0_array(WalmonSlotRow, n + nregistered);
 	memcpy(all, rows, sizeof(WalmonSlotRow) * n);
 	for (int i = 0; i < nregistered; i++)
 	{
-		all[n + i].source_id = ids[i];
+		all[n + i].source_id = reg.ids[i];
 		all[n + i].slot_name = registered[i];
 		all[n + i].has_row = false;
 	}
@@ -329,6 +622,7 @@ refresh_register(const WalmonSlot *slots, int nslots, WalmonSlotRow *rows,
 		{
 			bool		done = false;
 
+			done = reg.failed[i];
 			for (int j = 0; j < nregistered && !done; j++)
 				done = strcmp(wanted[i], registered[j]) == 0;
 			if (!done)

@@ -145,6 +145,9 @@ walmon_complete_upsert(WalmonUpsert *u)
 	static const WalmonUpsertArg not_negative[] = {
 		WALMON_ARG_WAL_POSITION, WALMON_ARG_REPLICATION_LAG_BYTES
 	};
+	static const WalmonUpsertArg timestamps[] = {
+		WALMON_ARG_LAST_WAL_RECEIVED, WALMON_ARG_LAST_TRANSACTION_TIME
+	};
 
 	if (u->isnull[WALMON_ARG_SOURCE_ID])
 		ereport(ERROR,
@@ -161,6 +164,25 @@ walmon_complete_upsert(WalmonUpsert *u)
 					 errmsg("%s must not be negative", walmon_upsert_argnames[arg]),
 					 errdetail("The value given was " INT64_FORMAT ".",
 							   DatumGetInt64(u->values[arg]))));
+	}
+
+	/*
+	 * An infinite timestamp has no age: every reader that computes one
+	 * (walmon_overview, walmon_prometheus()) would fail for everyone.
+	 */
+	for (int i = 0; i < (int) lengthof(timestamps); i++)
+	{
+		WalmonUpsertArg arg = timestamps[i];
+
+		if (!u->isnull[arg] &&
+			TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(u->values[arg])))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+					 errmsg("%s must be a finite timestamp",
+							walmon_upsert_argnames[arg]),
+					 errdetail("The value given was %s.",
+							   TIMESTAMP_IS_NOBEGIN(DatumGetTimestampTz(u->values[arg])) ?
+							   "-infinity" : "infinity")));
 	}
 
 	if (u->isnull[WALMON_ARG_STATUS])
@@ -303,6 +325,18 @@ walmon_parse_element(JsonbValue *elem, WalmonUpsert *u)
 			continue;
 		}
 
+		/* text arguments: one copy, straight from the jsonb string */
+		if (v.type == jbvString &&
+			(arg == WALMON_ARG_REPLICATION_SLOT_NAME ||
+			 arg == WALMON_ARG_STATUS ||
+			 arg == WALMON_ARG_ERROR_MESSAGE))
+		{
+			u->values[arg] = PointerGetDatum(cstring_to_text_with_len(v.val.string.val,
+																	  v.val.string.len));
+			u->isnull[arg] = false;
+			continue;
+		}
+
 		/* integers may be JSON numbers or strings; everything else a string */
 		if (v.type == jbvNumeric &&
 			(arg == WALMON_ARG_SOURCE_ID ||
@@ -345,8 +379,8 @@ walmon_parse_element(JsonbValue *elem, WalmonUpsert *u)
 			case WALMON_ARG_REPLICATION_SLOT_NAME:
 			case WALMON_ARG_STATUS:
 			case WALMON_ARG_ERROR_MESSAGE:
-				u->values[arg] = CStringGetTextDatum(str);
-				break;
+				/* strings were taken above; other JSON types were refused */
+				pg_unreachable();
 			case WALMON_UPSERT_NARGS:
 				pg_unreachable();
 		}
@@ -599,7 +633,7 @@ walmon_refresh(PG_FUNCTION_ARGS)
 	cycle = AllocSetContextCreate(CurrentMemoryContext, "walmon refresh",
 								  ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cycle);
-	rows = walmon_refresh_cycle(true, &outcome);
+	rows = walmon_cycle_run(true, &outcome);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cycle);
 

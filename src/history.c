@@ -47,18 +47,6 @@ PG_FUNCTION_INFO_V1(walmon_history_trigger);
  */
 #define WALMON_ALERT_MAX_ERROR 1024
 
-/* Column values of a wal_monitor row, by name. */
-static Datum
-walmon_column(HeapTuple tuple, TupleDesc tupdesc, const char *name,
-			  bool *isnull)
-{
-	int			attnum = SPI_fnumber(tupdesc, name);
-
-	if (attnum <= 0)
-		elog(ERROR, "wal_monitor has no column \"%s\"", name);
-	return heap_getattr(tuple, attnum, tupdesc, isnull);
-}
-
 /* Append "key": "value" (or null) to a JSON object under construction. */
 static void
 walmon_json_text(StringInfo buf, const char *key, const char *value)
@@ -81,6 +69,7 @@ Datum
 walmon_history_trigger(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	const WalmonMonitorLayout *layout;
 	TupleDesc	tupdesc;
 	HeapTuple	newtuple;
 	WalmonHistoryEvent ev;
@@ -97,12 +86,27 @@ walmon_history_trigger(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("walmon_history_trigger must be fired AFTER INSERT or UPDATE FOR EACH ROW")));
 
-	tupdesc = trigdata->tg_relation->rd_att;
+	/*
+	 * Only walmon's own wal_monitor: attached to any other table (by a role
+	 * that was granted EXECUTE), the function would write history and
+	 * alerts as walmon's owner from rows of that role's making.  The store
+	 * checked the table's column types when it bound to it.
+	 */
+	layout = walmon_store_monitor_layout();
+	if (RelationGetRelid(trigdata->tg_relation) != layout->relid)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("walmon_history_trigger can only be used on walmon's table \"wal_monitor\""),
+				 errdetail("Trigger \"%s\" on table \"%s\" calls it.",
+						   trigdata->tg_trigger->tgname,
+						   RelationGetRelationName(trigdata->tg_relation))));
+
+	tupdesc = RelationGetDescr(trigdata->tg_relation);
 	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
 	{
 		newtuple = trigdata->tg_newtuple;
-		ev.old_status = walmon_column(trigdata->tg_trigtuple, tupdesc,
-									  "status", &ev.old_status_isnull);
+		ev.old_status = heap_getattr(trigdata->tg_trigtuple, layout->status,
+									 tupdesc, &ev.old_status_isnull);
 	}
 	else
 	{
@@ -111,14 +115,23 @@ walmon_history_trigger(PG_FUNCTION_ARGS)
 		ev.old_status_isnull = true;
 	}
 
-	ev.source_id = walmon_column(newtuple, tupdesc, "source_id", &isnull);
-	ev.new_status = walmon_column(newtuple, tupdesc, "status", &isnull);
-	ev.error_message = walmon_column(newtuple, tupdesc, "error_message",
-									 &ev.error_message_isnull);
-	ev.wal_lsn = walmon_column(newtuple, tupdesc, "wal_lsn",
-							   &ev.wal_lsn_isnull);
-	ev.lag = walmon_column(newtuple, tupdesc, "replication_lag_bytes",
-						   &ev.lag_isnull);
+	ev.source_id = heap_getattr(newtuple, layout->source_id, tupdesc, &isnull);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("null value in column \"source_id\" of walmon's table \"wal_monitor\"")));
+	ev.new_status = heap_getattr(newtuple, layout->status, tupdesc, &isnull);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("null value in column \"status\" of walmon's table \"wal_monitor\""),
+				 errdetail("Every monitor row has a status, ACTIVE, IDLE or ERROR; its history records it.")));
+	ev.error_message = heap_getattr(newtuple, layout->error_message, tupdesc,
+									&ev.error_message_isnull);
+	ev.wal_lsn = heap_getattr(newtuple, layout->wal_lsn, tupdesc,
+							  &ev.wal_lsn_isnull);
+	ev.lag = heap_getattr(newtuple, layout->replication_lag_bytes, tupdesc,
+						  &ev.lag_isnull);
 
 	walmon_store_record_history(&ev);
 

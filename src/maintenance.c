@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * maintenance.c
- *		The worker's housekeeping, run after a refresh in the same
+ *		A cycle's housekeeping (cycle.c), after its refresh, in the same
  *		transaction: a sample in wal_metrics of every monitor whose state
  *		changed since its previous sample (walmon.metrics_interval), the
  *		removal of samples older than walmon.metrics_retention, and of
@@ -9,9 +9,10 @@
  *
  * Removals run in bounded batches, so that a large backlog never makes one
  * long transaction: when a batch was full, the next cycle takes the next
- * one.  Every write is marked as walmon's own (walend.c), so that it does
- * not count as activity the next refresh would measure; an idle server
- * gets no sample and so no write.
+ * one.  The cycle marks every write as walmon's own (walend.c), so that it
+ * does not count as activity the next refresh would measure; an idle
+ * server gets no sample and so no write.  The schedule is kept per
+ * process: the worker's, or that of a session calling walmon_refresh().
  *
  * Copyright (c) 2026, walmon developers
  *
@@ -44,38 +45,44 @@ walmon_minutes_ago(TimestampTz now, int minutes)
 }
 
 /*
- * The housekeeping of one worker cycle, at time now (the cycle's
- * transaction start).
+ * The housekeeping of one cycle, at time now (the cycle's transaction
+ * start); returns the rows it wrote or removed.
  */
-void
+int
 walmon_maintenance(TimestampTz now)
 {
 	bool		tick = now >= maintenance_next;
 	int			interval;
+	int			written = 0;
 
 	if (!tick && !maintenance_backlog)
-		return;
-
-	walmon_walend_before_write();
+		return 0;
 
 	if (tick)
 	{
 		if (walmon_metrics_interval > 0)
-			(void) walmon_store_sample_metrics();
+			written += walmon_store_sample_metrics();
 		interval = walmon_metrics_interval > 0 ?
 			walmon_metrics_interval : WALMON_MAINTENANCE_IDLE_INTERVAL;
 		maintenance_next = TimestampTzPlusMilliseconds(now, (int64) interval * 1000);
 	}
 
 	maintenance_backlog = false;
-	if (walmon_metrics_retention > 0 &&
-		walmon_store_prune_metrics(walmon_minutes_ago(now, walmon_metrics_retention),
-								   WALMON_MAINTENANCE_BATCH) == WALMON_MAINTENANCE_BATCH)
-		maintenance_backlog = true;
-	if (walmon_monitor_retention > 0 &&
-		walmon_store_expire_monitors(walmon_minutes_ago(now, walmon_monitor_retention),
-									 WALMON_MAINTENANCE_BATCH) == WALMON_MAINTENANCE_BATCH)
-		maintenance_backlog = true;
+	if (walmon_metrics_retention > 0)
+	{
+		int			n = walmon_store_prune_metrics(walmon_minutes_ago(now, walmon_metrics_retention),
+												   WALMON_MAINTENANCE_BATCH);
 
-	walmon_walend_after_write();
+		written += n;
+		maintenance_backlog |= n == WALMON_MAINTENANCE_BATCH;
+	}
+	if (walmon_monitor_retention > 0)
+	{
+		int			n = walmon_store_expire_monitors(walmon_minutes_ago(now, walmon_monitor_retention),
+													 WALMON_MAINTENANCE_BATCH);
+
+		written += n;
+		maintenance_backlog |= n == WALMON_MAINTENANCE_BATCH;
+	}
+	return written;
 }

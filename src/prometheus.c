@@ -51,7 +51,8 @@ walmon_prom_labels(StringInfo buf, const WalmonSourceState *st,
 				   const char *status)
 {
 	appendStringInfo(buf, "{source_id=\"%d\",source=\"", st->source_id);
-	walmon_prom_escape(buf, st->name);
+	if (st->name)
+		walmon_prom_escape(buf, st->name);
 	appendStringInfoString(buf, "\",slot=\"");
 	if (st->slot_name)
 		walmon_prom_escape(buf, st->slot_name);
@@ -135,6 +136,7 @@ walmon_prometheus(PG_FUNCTION_ARGS)
 			appendStringInfoString(&buf, "walmon_status");
 			walmon_prom_labels(&buf, &states[i], statuses[s]);
 			appendStringInfo(&buf, " %d\n",
+							 states[i].status != NULL &&
 							 strcmp(states[i].status, statuses[s]) == 0 ? 1 : 0);
 		}
 	}

@@ -18,6 +18,7 @@
  */
 #include "postgres.h"
 
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
@@ -259,6 +260,21 @@ walmon_shmem_cycle_end(TimestampTz end, int rows)
 	LWLockRelease(walmon_shared->lock);
 }
 
+/*
+ * Copy a message into a buffer of size bytes, cut at a character boundary
+ * when it is too long, so that readers get valid text.
+ */
+static void
+walmon_copy_clipped(char *dst, const char *src, size_t size)
+{
+	int			len = strlen(src);
+
+	if (len >= (int) size)
+		len = pg_mbcliplen(src, len, (int) size - 1);
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
 void
 walmon_shmem_cycle_failed(TimestampTz end, const char *message)
 {
@@ -266,9 +282,26 @@ walmon_shmem_cycle_failed(TimestampTz end, const char *message)
 	walmon_shared->worker.last_cycle_end = end;
 	walmon_shared->worker.cycles++;
 	walmon_shared->worker.errors++;
-	strlcpy(walmon_shared->worker.last_error, message,
-			sizeof(walmon_shared->worker.last_error));
+	walmon_copy_clipped(walmon_shared->worker.last_error, message,
+						sizeof(walmon_shared->worker.last_error));
 	walmon_shared->worker.last_error_at = end;
+	LWLockRelease(walmon_shared->lock);
+}
+
+/*
+ * A write of the worker's cycle that failed alone (cycle.c): the cycle
+ * went on, but the status shows the latest such error.  Sessions calling
+ * walmon_refresh() leave the worker's status alone.
+ */
+void
+walmon_shmem_note_error(TimestampTz at, const char *message)
+{
+	if (walmon_shared == NULL || !walmon_is_worker)
+		return;
+	LWLockAcquire(walmon_shared->lock, LW_EXCLUSIVE);
+	walmon_copy_clipped(walmon_shared->worker.last_error, message,
+						sizeof(walmon_shared->worker.last_error));
+	walmon_shared->worker.last_error_at = at;
 	LWLockRelease(walmon_shared->lock);
 }
 

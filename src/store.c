@@ -2,20 +2,38 @@
  *
  * store.c
  *		The only part of walmon that knows its SQL: every statement that
- *		reads or writes walmon's tables is written here, prepared once per
- *		session through SPI and kept (SPI_keepplan).
+ *		reads or writes walmon's tables is written here, prepared through
+ *		SPI and kept (SPI_keepplan) for the session.
  *
- * The statements name walmon's tables with the schema the extension was
- * created in, and every function and operator with pg_catalog, so that a
- * caller's search_path can never redirect them.  They run as the owner of
- * the extension (as ri_triggers.c runs its foreign-key queries as the table
- * owner), so that callers need EXECUTE on a walmon function and no privilege
- * on the tables.
+ * Trust
+ * -----
+ * The statements run as the owner of the extension, a superuser, so that
+ * callers need EXECUTE on a walmon function and no privilege on the tables
+ * (as ri_triggers.c runs foreign-key checks as the table owner).  Nothing a
+ * caller or a less trusted role controls may therefore decide what they
+ * touch:
  *
- * The kept plans and the OIDs they were built for are forgotten when the
- * relcache reports a change to one of walmon's tables; the next call looks
- * the extension up again and, when it was dropped and created again (maybe
- * in another schema), prepares its statements anew.
+ *	- The store binds to walmon's relations by OID: the members of the
+ *	  extension (pg_depend) with the expected names.  A relation that is
+ *	  not a member is never used, whatever its name and schema.
+ *	- SQL text needs names, so it is written from those OIDs, with the
+ *	  relations' current schema and name, each time a plan is prepared.
+ *	  A kept plan that PostgreSQL invalidated (a schema was renamed or
+ *	  created, a table altered) is never re-analysed from stale text: it is
+ *	  written anew from the OIDs, as ri_triggers.c does for its own plans.
+ *	  Invalidation messages are read at the start of every store call.
+ *	- Every function, operator and type is qualified with pg_catalog, and
+ *	  while a statement runs the search_path is pg_catalog alone.
+ *	- Statements run under SECURITY_RESTRICTED_OPERATION, as maintenance
+ *	  commands run index expressions: no SET ROLE, no temporary objects, no
+ *	  deferred triggers, nothing that could outlive the call.
+ *	- The shape of every table (its columns' types and the unique constraint
+ *	  the upserts rely on) is checked when the store binds to it, so that a
+ *	  superuser's ALTER TABLE costs a clear error instead of a crash.
+ *
+ * The binding is forgotten when the relcache reports a change to one of
+ * walmon's relations or any schema changes; replaced plans are freed at the
+ * end of the transaction, when none of them can still be running.
  *
  * Copyright (c) 2026, walmon developers
  *
@@ -29,27 +47,128 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/xact.h"
+#include "catalog/dependency.h"
 #include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_depend.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "nodes/params.h"
 #include "storage/lmgr.h"
+#include "storage/sinval.h"
+#include "tcop/dest.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "walmon.h"
 
+/* ----------------------------------------------------------------
+ * The relations the store binds to
+ * ----------------------------------------------------------------
+ */
+typedef enum WalmonRel
+{
+	REL_SOURCE,
+	REL_MONITOR,
+	REL_HISTORY,
+	REL_METRICS,
+	REL_SOURCE_SEQ,
+	REL_MONITOR_SEQ,
+	WALMON_NUM_RELS
+} WalmonRel;
+
+typedef struct StoreRelSpec
+{
+	const char *name;
+	const char *token;			/* stands for its qualified name in SQL */
+	char		relkind;
+} StoreRelSpec;
+
+static const StoreRelSpec store_rels[WALMON_NUM_RELS] = {
+	[REL_SOURCE] = {"walmon_source", "@source@", RELKIND_RELATION},
+	[REL_MONITOR] = {"wal_monitor", "@monitor@", RELKIND_RELATION},
+	[REL_HISTORY] = {"wal_monitor_history", "@history@", RELKIND_RELATION},
+	[REL_METRICS] = {"wal_metrics", "@metrics@", RELKIND_RELATION},
+	[REL_SOURCE_SEQ] = {"walmon_source_id_seq", "@source_seq@", RELKIND_SEQUENCE},
+	[REL_MONITOR_SEQ] = {"wal_monitor_id_seq", "@monitor_seq@", RELKIND_SEQUENCE},
+};
+
 /*
- * The statements.  "@extschema@" stands for the quoted schema of the
- * extension.  The upsert statements take walmon_upsert's arguments as $1..$9.
+ * The columns walmon reads or writes, with the type it expects (a domain
+ * over that type will do) and the extension version that added them.
+ */
+typedef struct StoreColumnSpec
+{
+	WalmonRel	rel;
+	const char *name;
+	Oid			type;
+	int			since;			/* WALMON_VERSION_* */
+} StoreColumnSpec;
+
+static const StoreColumnSpec store_columns[] = {
+	{REL_SOURCE, "id", INT4OID, WALMON_VERSION_1_0},
+	{REL_SOURCE, "name", TEXTOID, WALMON_VERSION_1_0},
+	{REL_SOURCE, "slot_name", NAMEOID, WALMON_VERSION_1_0},
+	{REL_SOURCE, "created_at", TIMESTAMPTZOID, WALMON_VERSION_1_0},
+
+	{REL_MONITOR, "id", INT4OID, WALMON_VERSION_1_0},
+	{REL_MONITOR, "source_id", INT4OID, WALMON_VERSION_1_0},
+	{REL_MONITOR, "wal_lsn", LSNOID, WALMON_VERSION_1_0},
+	{REL_MONITOR, "wal_position", INT8OID, WALMON_VERSION_1_0},
+	{REL_MONITOR, "last_wal_received", TIMESTAMPTZOID, WALMON_VERSION_1_0},
+	{REL_MONITOR, "last_transaction_time", TIMESTAMPTZOID, WALMON_VERSION_1_0},
+	{REL_MONITOR, "replication_slot_name", TEXTOID, WALMON_VERSION_1_0},
+	{REL_MONITOR, "replication_lag_bytes", INT8OID, WALMON_VERSION_1_0},
+	{REL_MONITOR, "status", TEXTOID, WALMON_VERSION_1_0},
+	{REL_MONITOR, "error_message", TEXTOID, WALMON_VERSION_1_0},
+	{REL_MONITOR, "created_at", TIMESTAMPTZOID, WALMON_VERSION_1_0},
+	{REL_MONITOR, "updated_at", TIMESTAMPTZOID, WALMON_VERSION_1_0},
+	{REL_MONITOR, "retained_wal_bytes", INT8OID, WALMON_VERSION_1_0},
+	{REL_MONITOR, "wal_status", TEXTOID, WALMON_VERSION_1_0},
+	{REL_MONITOR, "safe_wal_size", INT8OID, WALMON_VERSION_1_0},
+	{REL_MONITOR, "inactive_since", TIMESTAMPTZOID, WALMON_VERSION_1_0},
+
+	{REL_HISTORY, "source_id", INT4OID, WALMON_VERSION_1_0},
+	{REL_HISTORY, "old_status", TEXTOID, WALMON_VERSION_1_0},
+	{REL_HISTORY, "new_status", TEXTOID, WALMON_VERSION_1_0},
+	{REL_HISTORY, "error_message", TEXTOID, WALMON_VERSION_1_0},
+	{REL_HISTORY, "wal_lsn", LSNOID, WALMON_VERSION_1_0},
+	{REL_HISTORY, "replication_lag_bytes", INT8OID, WALMON_VERSION_1_0},
+
+	{REL_METRICS, "id", INT8OID, WALMON_VERSION_1_0},
+	{REL_METRICS, "source_id", INT4OID, WALMON_VERSION_1_0},
+	{REL_METRICS, "sampled_at", TIMESTAMPTZOID, WALMON_VERSION_1_0},
+	{REL_METRICS, "wal_lsn", LSNOID, WALMON_VERSION_1_0},
+	{REL_METRICS, "replication_lag_bytes", INT8OID, WALMON_VERSION_1_0},
+	{REL_METRICS, "status", TEXTOID, WALMON_VERSION_1_0},
+};
+
+/* the unique constraint on wal_monitor(source_id) the upserts rely on */
+#define WALMON_UNIQUE_SOURCE "unique_source_wal"
+
+/* ----------------------------------------------------------------
+ * The statements
+ *
+ * "@source@" and the other tokens of store_rels stand for the qualified
+ * name of the relation, written from its OID when the statement is
+ * prepared.  The upsert statements take walmon_upsert's arguments as
+ * $1..$9.
+ * ----------------------------------------------------------------
  */
 typedef enum WalmonQuery
 {
@@ -65,8 +184,8 @@ typedef enum WalmonQuery
 	Q_ADVANCE_SOURCE_ID,
 	Q_RECORD_HISTORY,
 	Q_SOURCE_STATES,
-	Q_BATCH_LOCK,
-	Q_BATCH_UPDATE,
+	Q_BATCH_REGISTERED,
+	Q_BATCH_UPSERT,
 	Q_SAMPLE_METRICS,
 	Q_PRUNE_METRICS,
 	Q_EXPIRE_MONITORS,
@@ -74,6 +193,7 @@ typedef enum WalmonQuery
 	Q_REFRESH_SLOTS,
 	Q_REFRESH_ROWS,
 	Q_REFRESH_REGISTER,
+	Q_REFRESH_LOCK,
 	Q_REFRESH_UPDATE,
 	Q_REFRESH_INSERT,
 	WALMON_NUM_QUERIES
@@ -92,7 +212,7 @@ typedef struct WalmonQueryDef
 #define BATCH_ARGTYPES \
 	{INT4ARRAYOID, PG_LSNARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, \
 	 TIMESTAMPTZARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID, \
-	 TEXTARRAYOID}
+	 TEXTARRAYOID, REGCLASSOID}
 
 /* the parallel arrays of Q_REFRESH_UPDATE and Q_REFRESH_INSERT */
 #define WALMON_SLOT_ROW_ARGTYPES \
@@ -105,6 +225,16 @@ typedef struct WalmonQueryDef
 	{INT4OID, LSNOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, \
 	 INT8OID, TEXTOID, TEXTOID}
 
+/* the columns an upsert writes, with the values of $2..$9 or u.* */
+#define UPSERT_SET_LIST(src) \
+	" wal_lsn = " src "wal_lsn, wal_position = " src "wal_position," \
+	" last_wal_received = " src "last_wal_received," \
+	" last_transaction_time = " src "last_transaction_time," \
+	" replication_slot_name = " src "replication_slot_name," \
+	" replication_lag_bytes = " src "replication_lag_bytes," \
+	" status = " src "status, error_message = " src "error_message," \
+	" updated_at = pg_catalog.now()"
+
 static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 	/*
 	 * An upsert first updates the existing row: that path, taken by every
@@ -112,7 +242,7 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 	 * CONFLICT would evaluate the id default before finding the conflict).
 	 */
 	[Q_UPSERT_UPDATE] = {
-		"UPDATE @extschema@.wal_monitor AS w SET"
+		"UPDATE @monitor@ AS w SET"
 		" wal_lsn = $2, wal_position = $3, last_wal_received = $4,"
 		" last_transaction_time = $5, replication_slot_name = $6,"
 		" replication_lag_bytes = $7, status = $8, error_message = $9,"
@@ -128,39 +258,33 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 	 * one inserted, so there is never a second row nor a unique violation.
 	 */
 	[Q_UPSERT_INSERT] = {
-		"INSERT INTO @extschema@.wal_monitor AS w"
+		"INSERT INTO @monitor@ AS w"
 		" (source_id, wal_lsn, wal_position, last_wal_received,"
 		"  last_transaction_time, replication_slot_name,"
 		"  replication_lag_bytes, status, error_message)"
 		" SELECT s.id, $2, $3, $4, $5, $6, $7, $8, $9"
-		" FROM @extschema@.walmon_source AS s"
+		" FROM @source@ AS s"
 		" WHERE s.id OPERATOR(pg_catalog.=) $1"
-		" ON CONFLICT ON CONSTRAINT unique_source_wal DO UPDATE SET"
-		" wal_lsn = excluded.wal_lsn, wal_position = excluded.wal_position,"
-		" last_wal_received = excluded.last_wal_received,"
-		" last_transaction_time = excluded.last_transaction_time,"
-		" replication_slot_name = excluded.replication_slot_name,"
-		" replication_lag_bytes = excluded.replication_lag_bytes,"
-		" status = excluded.status, error_message = excluded.error_message,"
-		" updated_at = pg_catalog.now()"
+		" ON CONFLICT ON CONSTRAINT " WALMON_UNIQUE_SOURCE " DO UPDATE SET"
+		UPSERT_SET_LIST("excluded.")
 		" RETURNING w",
 		WALMON_UPSERT_NARGS, UPSERT_ARGTYPES
 	},
 
 	[Q_STATUS_ONE] = {
-		"SELECT w FROM @extschema@.wal_monitor AS w"
+		"SELECT w FROM @monitor@ AS w"
 		" WHERE w.source_id OPERATOR(pg_catalog.=) $1",
 		1, {INT4OID}
 	},
 
 	[Q_STATUS_ALL] = {
-		"SELECT w FROM @extschema@.wal_monitor AS w"
+		"SELECT w FROM @monitor@ AS w"
 		" ORDER BY w.source_id USING OPERATOR(pg_catalog.<)",
 		0, {InvalidOid}
 	},
 
 	[Q_SET_STATUS] = {
-		"UPDATE @extschema@.wal_monitor AS w SET"
+		"UPDATE @monitor@ AS w SET"
 		" status = $2, error_message = $3, updated_at = pg_catalog.now()"
 		" WHERE w.source_id OPERATOR(pg_catalog.=) $1"
 		" RETURNING w",
@@ -168,25 +292,25 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 	},
 
 	[Q_DELETE_MONITOR] = {
-		"DELETE FROM @extschema@.wal_monitor AS w"
+		"DELETE FROM @monitor@ AS w"
 		" WHERE w.source_id OPERATOR(pg_catalog.=) $1",
 		1, {INT4OID}
 	},
 
 	[Q_DROP_SOURCE] = {
-		"DELETE FROM @extschema@.walmon_source AS s"
+		"DELETE FROM @source@ AS s"
 		" WHERE s.id OPERATOR(pg_catalog.=) $1",
 		1, {INT4OID}
 	},
 
 	[Q_ADD_SOURCE] = {
-		"INSERT INTO @extschema@.walmon_source AS s (name, slot_name)"
+		"INSERT INTO @source@ AS s (name, slot_name)"
 		" VALUES ($1, $2) RETURNING s.id",
 		2, {TEXTOID, NAMEOID}
 	},
 
 	[Q_ADD_SOURCE_WITH_ID] = {
-		"INSERT INTO @extschema@.walmon_source AS s (name, slot_name, id)"
+		"INSERT INTO @source@ AS s (name, slot_name, id)"
 		" VALUES ($1, $2, $3) RETURNING s.id",
 		3, {TEXTOID, NAMEOID, INT4OID}
 	},
@@ -194,53 +318,83 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 	/*
 	 * After a source was added with an id of its own, move the sequence past
 	 * it so that no generated id ever collides with it.  Never moves it back.
+	 * pg_sequence_last_value() is null before the first nextval().
 	 */
 	[Q_ADVANCE_SOURCE_ID] = {
 		"SELECT pg_catalog.setval($2, $1::pg_catalog.int8)"
-		" FROM @extschema@.walmon_source_id_seq AS q"
 		" WHERE $1::pg_catalog.int8 OPERATOR(pg_catalog.>)"
-		" CASE WHEN q.is_called THEN q.last_value"
-		" ELSE q.last_value OPERATOR(pg_catalog.-) 1 END",
+		" COALESCE(pg_catalog.pg_sequence_last_value($2), 0::pg_catalog.int8)",
 		2, {INT4OID, REGCLASSOID}
 	},
 
 	[Q_RECORD_HISTORY] = {
-		"INSERT INTO @extschema@.wal_monitor_history"
+		"INSERT INTO @history@"
 		" (source_id, old_status, new_status, error_message, wal_lsn,"
 		"  replication_lag_bytes)"
 		" VALUES ($1, $2, $3, $4, $5, $6)",
 		6, {INT4OID, TEXTOID, TEXTOID, TEXTOID, LSNOID, INT8OID}
 	},
 
+	/*
+	 * The state of every source with a monitor row, for exporters.  An
+	 * infinite last_wal_received (stored before walmon refused them, or by
+	 * a plain UPDATE) has no age.
+	 */
 	[Q_SOURCE_STATES] = {
 		"SELECT s.id, s.name, s.slot_name::pg_catalog.text, w.status,"
 		" w.replication_lag_bytes,"
-		" pg_catalog.date_part('epoch',"
-		"  pg_catalog.now() OPERATOR(pg_catalog.-) w.last_wal_received)"
-		" FROM @extschema@.walmon_source AS s"
-		" JOIN @extschema@.wal_monitor AS w"
+		" CASE WHEN pg_catalog.isfinite(w.last_wal_received)"
+		"  THEN pg_catalog.date_part('epoch',"
+		"   pg_catalog.now() OPERATOR(pg_catalog.-) w.last_wal_received) END"
+		" FROM @source@ AS s"
+		" JOIN @monitor@ AS w"
 		"  ON w.source_id OPERATOR(pg_catalog.=) s.id"
 		" ORDER BY s.id USING OPERATOR(pg_catalog.<)",
 		0, {InvalidOid}
 	},
 
-	/*
-	 * A batch first locks the monitor rows it will update, in source_id
-	 * order (the sort comes before the locking), so that concurrent
-	 * batches wait for each other instead of deadlocking...
-	 */
-	[Q_BATCH_LOCK] = {
-		"SELECT w.source_id FROM @extschema@.wal_monitor AS w"
-		" WHERE w.source_id OPERATOR(pg_catalog.=) ANY ($1)"
-		" ORDER BY w.source_id USING OPERATOR(pg_catalog.<)"
-		" FOR UPDATE",
+	/* which of the sources $1 (sorted) are registered */
+	[Q_BATCH_REGISTERED] = {
+		"SELECT s.id FROM @source@ AS s"
+		" WHERE s.id OPERATOR(pg_catalog.=) ANY ($1)"
+		" ORDER BY s.id USING OPERATOR(pg_catalog.<)",
 		1, {INT4ARRAYOID}
 	},
 
 	/*
-	 * ...then updates them all in one statement, each element's values
-	 * taken from the arrays $1..$9 (one entry per source, no duplicates).
+	 * A batch: one upsert per element of the arrays $1..$9 (one element per
+	 * source), processed in source_id order, so that every row lock and
+	 * every new key is taken in that order: two callers that both take
+	 * their locks in source_id order cannot deadlock.  An element whose
+	 * source has a row updates it with its own id, so no sequence value is
+	 * consumed ($10 is wal_monitor's sequence); only a first row draws one.
+	 * The rows come back in the same order.
 	 */
+	[Q_BATCH_UPSERT] = {
+		"INSERT INTO @monitor@ AS w"
+		" (id, source_id, wal_lsn, wal_position, last_wal_received,"
+		"  last_transaction_time, replication_slot_name,"
+		"  replication_lag_bytes, status, error_message)"
+		" SELECT COALESCE(m.id, pg_catalog.nextval($10)::pg_catalog.int4),"
+		"  u.source_id, u.wal_lsn, u.wal_position, u.last_wal_received,"
+		"  u.last_transaction_time, u.replication_slot_name,"
+		"  u.replication_lag_bytes, u.status, u.error_message"
+		" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
+		"  pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5),"
+		"  pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8),"
+		"  pg_catalog.unnest($9))"
+		"  AS u(source_id, wal_lsn, wal_position, last_wal_received,"
+		"       last_transaction_time, replication_slot_name,"
+		"       replication_lag_bytes, status, error_message)"
+		" LEFT JOIN @monitor@ AS m"
+		"  ON m.source_id OPERATOR(pg_catalog.=) u.source_id"
+		" ORDER BY u.source_id USING OPERATOR(pg_catalog.<)"
+		" ON CONFLICT ON CONSTRAINT " WALMON_UNIQUE_SOURCE " DO UPDATE SET"
+		UPSERT_SET_LIST("excluded.")
+		" RETURNING w",
+		WALMON_UPSERT_NARGS + 1, BATCH_ARGTYPES
+	},
+
 	/*
 	 * A sample of every monitor whose state (LSN, lag, status) differs from
 	 * its previous sample; nothing when nothing changed.  NULL-safe
@@ -248,29 +402,29 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 	 * up through the search_path.
 	 */
 	[Q_SAMPLE_METRICS] = {
-		"INSERT INTO @extschema@.wal_metrics"
+		"INSERT INTO @metrics@"
 		" (source_id, sampled_at, wal_lsn, replication_lag_bytes, status)"
 		" SELECT w.source_id, pg_catalog.now(), w.wal_lsn,"
 		"  w.replication_lag_bytes, w.status"
-		" FROM @extschema@.wal_monitor AS w"
+		" FROM @monitor@ AS w"
 		" LEFT JOIN LATERAL (SELECT m.wal_lsn, m.replication_lag_bytes, m.status"
-		"  FROM @extschema@.wal_metrics AS m"
+		"  FROM @metrics@ AS m"
 		"  WHERE m.source_id OPERATOR(pg_catalog.=) w.source_id"
 		"  ORDER BY m.sampled_at DESC, m.id DESC LIMIT 1) AS p ON true"
-		" WHERE p.status IS NULL"
+		" WHERE w.status IS NOT NULL AND (p.status IS NULL"
 		" OR NOT (p.status OPERATOR(pg_catalog.=) w.status)"
 		" OR NOT COALESCE(p.wal_lsn OPERATOR(pg_catalog.=) w.wal_lsn,"
 		"  p.wal_lsn IS NULL AND w.wal_lsn IS NULL)"
 		" OR NOT COALESCE(p.replication_lag_bytes OPERATOR(pg_catalog.=) w.replication_lag_bytes,"
-		"  p.replication_lag_bytes IS NULL AND w.replication_lag_bytes IS NULL)",
+		"  p.replication_lag_bytes IS NULL AND w.replication_lag_bytes IS NULL))",
 		0, {InvalidOid}
 	},
 
 	/* at most $2 of the samples taken before $1, oldest first */
 	[Q_PRUNE_METRICS] = {
-		"DELETE FROM @extschema@.wal_metrics AS m"
+		"DELETE FROM @metrics@ AS m"
 		" WHERE m.id OPERATOR(pg_catalog.=) ANY (ARRAY("
-		"  SELECT x.id FROM @extschema@.wal_metrics AS x"
+		"  SELECT x.id FROM @metrics@ AS x"
 		"  WHERE x.sampled_at OPERATOR(pg_catalog.<) $1"
 		"  ORDER BY x.sampled_at LIMIT $2))",
 		2, {TIMESTAMPTZOID, INT4OID}
@@ -282,34 +436,13 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 	 * when they change).
 	 */
 	[Q_EXPIRE_MONITORS] = {
-		"DELETE FROM @extschema@.wal_monitor AS w"
+		"DELETE FROM @monitor@ AS w"
 		" WHERE w.id OPERATOR(pg_catalog.=) ANY (ARRAY("
-		"  SELECT x.id FROM @extschema@.wal_monitor AS x"
-		"  JOIN @extschema@.walmon_source AS s ON s.id OPERATOR(pg_catalog.=) x.source_id"
+		"  SELECT x.id FROM @monitor@ AS x"
+		"  JOIN @source@ AS s ON s.id OPERATOR(pg_catalog.=) x.source_id"
 		"  WHERE x.updated_at OPERATOR(pg_catalog.<) $1 AND s.slot_name IS NULL"
 		"  ORDER BY x.updated_at LIMIT $2))",
 		2, {TIMESTAMPTZOID, INT4OID}
-	},
-
-	[Q_BATCH_UPDATE] = {
-		"UPDATE @extschema@.wal_monitor AS w SET"
-		" wal_lsn = u.wal_lsn, wal_position = u.wal_position,"
-		" last_wal_received = u.last_wal_received,"
-		" last_transaction_time = u.last_transaction_time,"
-		" replication_slot_name = u.replication_slot_name,"
-		" replication_lag_bytes = u.replication_lag_bytes,"
-		" status = u.status, error_message = u.error_message,"
-		" updated_at = pg_catalog.now()"
-		" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
-		"  pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5),"
-		"  pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8),"
-		"  pg_catalog.unnest($9))"
-		"  AS u(source_id, wal_lsn, wal_position, last_wal_received,"
-		"       last_transaction_time, replication_slot_name,"
-		"       replication_lag_bytes, status, error_message)"
-		" WHERE w.source_id OPERATOR(pg_catalog.=) u.source_id"
-		" RETURNING w.source_id, w",
-		WALMON_UPSERT_NARGS, BATCH_ARGTYPES
 	},
 
 	/*
@@ -322,13 +455,21 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 	 */
 
 	/*
-	 * Every permanent replication slot.  Columns a server version lacks
+	 * Every permanent replication slot.  A slot counts as active only while
+	 * a walsender streams from it: pg_replication_slots also shows a slot
+	 * active while a backend drops it or a walsender is about to, which
+	 * would flash a dropped slot ACTIVE.  Columns a server version lacks
 	 * come as NULLs, so that the result has the same shape on every
 	 * version.
 	 */
 	[Q_REFRESH_SLOTS] = {
-		"SELECT s.slot_name, s.slot_type, s.active, s.restart_lsn,"
-		" s.confirmed_flush_lsn, s.wal_status, s.safe_wal_size IS NULL,"
+		"SELECT s.slot_name, s.slot_type,"
+		" COALESCE(s.active_pid OPERATOR(pg_catalog.=) ANY (ARRAY("
+		"  SELECT ws.pid FROM pg_catalog.pg_stat_get_wal_senders() AS ws"
+		"  WHERE ws.state OPERATOR(pg_catalog.=) ANY"
+		"   ('{catchup,streaming}'::pg_catalog.text[]))), false),"
+		" s.restart_lsn, s.confirmed_flush_lsn, s.wal_status,"
+		" s.safe_wal_size IS NULL,"
 #ifdef WALMON_HAVE_SLOT_CONFLICTING
 		" s.conflicting,"
 #else
@@ -357,33 +498,47 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 		" w.replication_lag_bytes, w.status, w.error_message,"
 		" w.retained_wal_bytes, w.wal_status, w.safe_wal_size,"
 		" w.inactive_since"
-		" FROM @extschema@.walmon_source AS s"
-		" LEFT JOIN @extschema@.wal_monitor AS w"
+		" FROM @source@ AS s"
+		" LEFT JOIN @monitor@ AS w"
 		" ON w.source_id OPERATOR(pg_catalog.=) s.id"
 		" WHERE s.slot_name IS NOT NULL",
 		0, {InvalidOid}
 	},
 
 	/*
-	 * Register a source for each slot, named after it, unless a source
-	 * already has that name or that slot: the caller holds a lock that
-	 * keeps other sessions from adding sources meanwhile, so only rows
-	 * that are really inserted draw an id.
+	 * Register a source for a slot, named after it, unless a source already
+	 * has that name or that slot.  The caller runs it in a subtransaction
+	 * with a short lock_timeout: a conflicting source being added by an
+	 * open transaction makes it fail, not wait.
 	 */
 	[Q_REFRESH_REGISTER] = {
-		"INSERT INTO @extschema@.walmon_source AS s (name, slot_name)"
+		"INSERT INTO @source@ AS s (name, slot_name)"
 		" SELECT n.slot::pg_catalog.text, n.slot"
 		" FROM pg_catalog.unnest($1) AS n(slot)"
-		" WHERE NOT EXISTS (SELECT FROM @extschema@.walmon_source AS x"
+		" WHERE NOT EXISTS (SELECT FROM @source@ AS x"
 		"  WHERE x.name OPERATOR(pg_catalog.=) n.slot::pg_catalog.text"
 		"  OR x.slot_name OPERATOR(pg_catalog.=) n.slot)"
+		" ORDER BY n.slot USING OPERATOR(pg_catalog.<)"
 		" RETURNING s.id, s.slot_name",
 		1, {NAMEARRAYOID}
 	},
 
+	/*
+	 * Lock the rows a refresh will rewrite, in source_id order, skipping
+	 * those another transaction holds: the cycle never waits for an
+	 * application's open transaction; it catches those rows next time.
+	 */
+	[Q_REFRESH_LOCK] = {
+		"SELECT w.source_id FROM @monitor@ AS w"
+		" WHERE w.source_id OPERATOR(pg_catalog.=) ANY ($1)"
+		" ORDER BY w.source_id USING OPERATOR(pg_catalog.<)"
+		" FOR UPDATE SKIP LOCKED",
+		1, {INT4ARRAYOID}
+	},
+
 	/* rewrite the monitor rows that changed, given as parallel arrays */
 	[Q_REFRESH_UPDATE] = {
-		"UPDATE @extschema@.wal_monitor AS w SET"
+		"UPDATE @monitor@ AS w SET"
 		" wal_lsn = v.wal_lsn, wal_position = v.wal_position,"
 		" last_wal_received = v.last_wal_received,"
 		" last_transaction_time = v.last_transaction_time,"
@@ -410,13 +565,16 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 	},
 
 	/*
-	 * Create the monitor rows of sources that have none.  The caller read
-	 * that they have none, so every row inserted draws one id; a row that
-	 * an application's first upsert created meanwhile is left to the next
-	 * cycle.
+	 * Create the monitor rows of sources that have none, in source_id
+	 * order.  The caller read that they have none, so every row inserted
+	 * draws one id; a row that an application's first upsert created
+	 * meanwhile is left to the next cycle.  The caller runs it in a
+	 * subtransaction with a short lock_timeout: an application's first
+	 * upsert of the same source in an open transaction makes it fail, not
+	 * wait.
 	 */
 	[Q_REFRESH_INSERT] = {
-		"INSERT INTO @extschema@.wal_monitor"
+		"INSERT INTO @monitor@"
 		" (source_id, wal_lsn, wal_position, last_wal_received,"
 		"  last_transaction_time, replication_slot_name,"
 		"  replication_lag_bytes, status, error_message,"
@@ -437,41 +595,47 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 		"  last_transaction_time, replication_slot_name,"
 		"  replication_lag_bytes, status, error_message,"
 		"  retained_wal_bytes, wal_status, safe_wal_size, inactive_since)"
-		" ON CONFLICT ON CONSTRAINT unique_source_wal DO NOTHING",
+		" ORDER BY v.source_id USING OPERATOR(pg_catalog.<)"
+		" ON CONFLICT ON CONSTRAINT " WALMON_UNIQUE_SOURCE " DO NOTHING",
 		13, WALMON_SLOT_ROW_ARGTYPES
 	},
 };
 
-/*
- * What this session knows about the extension.  "valid" is cleared by the
- * relcache callback; the rest survives until the next lookup shows that the
- * extension is no longer the same one.
+/* ----------------------------------------------------------------
+ * What this session knows about the extension
+ * ----------------------------------------------------------------
  */
 typedef struct WalmonStore
 {
-	bool		valid;
-	bool		callback_registered;
+	bool		valid;			/* cleared by the invalidation callbacks */
+	bool		callbacks_registered;
 	Oid			extoid;
 	Oid			owner;
-	Oid			source_relid;
-	Oid			monitor_relid;
-	Oid			history_relid;
-	Oid			source_seqid;
-	char	   *nspname;		/* quoted, in TopMemoryContext */
+	int			version;		/* WALMON_VERSION_* of the installed scripts */
+	Oid			relids[WALMON_NUM_RELS];
+	char	   *relnames[WALMON_NUM_RELS];	/* qualified, quoted */
+	WalmonMonitorLayout layout;
 	SPIPlanPtr	plans[WALMON_NUM_QUERIES];
+	List	   *retired;		/* replaced plans, freed at transaction end */
 } WalmonStore;
 
 static WalmonStore store;
 
-/* The caller's identity, saved while a statement runs as the owner. */
+/* The caller's identity and search_path, saved while a statement runs. */
 typedef struct WalmonStoreCall
 {
 	Oid			save_userid;
 	int			save_sec_context;
+#ifndef WALMON_HAVE_OVERRIDE_SEARCH_PATH
+	int			save_nestlevel;
+#endif
 } WalmonStoreCall;
 
 static void store_relcache_callback(Datum arg, Oid relid);
+static void store_syscache_callback(Datum arg, int cacheid, uint32 hashvalue);
+static void store_xact_callback(XactEvent event, void *arg);
 static bool store_lookup(bool missing_ok);
+static void store_bind(Oid extoid);
 static void store_begin(WalmonStoreCall *call);
 static void store_end(WalmonStoreCall *call);
 static SPIPlanPtr store_plan(WalmonQuery q);
@@ -481,129 +645,391 @@ static void store_put_rows(Tuplestorestate *tupstore);
 static int	store_run(WalmonQuery q, Datum *values, int expected);
 static Datum store_make_array(Datum *elems, bool *nulls, int n, Oid elemtype);
 
+/* ----------------------------------------------------------------
+ * Binding to the extension
+ * ----------------------------------------------------------------
+ */
+
 /*
- * Forget what was looked up when one of walmon's tables changes (that
- * includes being dropped) or the whole relcache is reset.  Catalog access is
- * not allowed here: the next call does the lookup.
+ * A change to one of walmon's relations (including its being dropped), or
+ * a reset of the whole relcache, means the binding must be checked again.
+ * Catalog access is not allowed here: the next call does the lookup.
  */
 static void
 store_relcache_callback(Datum arg, Oid relid)
 {
-	if (!OidIsValid(relid) ||
-		relid == store.source_relid ||
-		relid == store.monitor_relid ||
-		relid == store.history_relid)
+	if (!OidIsValid(relid))
+	{
 		store.valid = false;
+		return;
+	}
+	for (int i = 0; i < WALMON_NUM_RELS; i++)
+	{
+		if (relid == store.relids[i])
+			store.valid = false;
+	}
+}
+
+/* Any schema changed: the qualified names may be stale. */
+static void
+store_syscache_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	store.valid = false;
 }
 
 /*
- * Make sure "store" describes the walmon extension of this database, and
- * drop the kept plans when it is not the one they were prepared for.
- * Returns false when the extension is not installed and missing_ok is
- * true; raises an error when it is not installed and missing_ok is false.
+ * At the end of a transaction no walmon statement runs any more: free the
+ * plans that were replaced during it.
  */
-static bool
-store_lookup(bool missing_ok)
+static void
+store_xact_callback(XactEvent event, void *arg)
 {
-	Oid			extoid;
-	Oid			nspoid = InvalidOid;
-	Oid			owner = InvalidOid;
+	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
+		event != XACT_EVENT_PREPARE)
+		return;
+	while (store.retired != NIL)
+	{
+		SPIPlanPtr	plan = (SPIPlanPtr) linitial(store.retired);
+
+		store.retired = list_delete_first(store.retired);
+		SPI_freeplan(plan);
+	}
+}
+
+/* Replace a kept plan: the old one is freed at the end of the transaction. */
+static void
+store_retire_plan(WalmonQuery q)
+{
+	MemoryContext old;
+
+	if (store.plans[q] == NULL)
+		return;
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	store.retired = lappend(store.retired, store.plans[q]);
+	MemoryContextSwitchTo(old);
+	store.plans[q] = NULL;
+}
+
+/* The version number of an extension version string ("1.1" is 110). */
+static int
+store_parse_version(const char *v)
+{
+	int			major;
+	int			minor;
+	char		rest;
+
+	if (sscanf(v, "%d.%d%c", &major, &minor, &rest) != 2 ||
+		major < 0 || minor < 0 || minor > 99)
+		return -1;
+	return major * 100 + minor;
+}
+
+/* The error for a relation of the extension that is missing or altered. */
+static void
+store_report_broken(const char *relname, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("walmon's relation \"%s\" is not in the state walmon needs",
+					relname),
+			 errdetail_internal("%s", detail),
+			 errhint("Undo the change, or drop and create the extension again (DROP EXTENSION walmon CASCADE loses walmon's data).")));
+}
+
+/*
+ * Bind to extension extoid: find its member relations in pg_depend, check
+ * their shape, and write their qualified names.  Errors when the extension
+ * is not usable as it stands.
+ */
+static void
+store_bind(Oid extoid)
+{
 	Relation	rel;
-	ScanKeyData key;
+	ScanKeyData key[2];
 	SysScanDesc scan;
 	HeapTuple	tuple;
-	Oid			source_relid;
-	Oid			monitor_relid;
-	Oid			history_relid;
+	Oid			owner = InvalidOid;
+	char	   *extversion = NULL;
+	int			version;
+	Oid			relids[WALMON_NUM_RELS] = {0};
+	bool		changed = false;
 
-	if (!store.callback_registered)
-	{
-		CacheRegisterRelcacheCallback(store_relcache_callback, (Datum) 0);
-		store.callback_registered = true;
-	}
-	if (store.valid)
-		return true;
-
-	extoid = get_extension_oid("walmon", true);
-	if (!OidIsValid(extoid) && missing_ok)
-		return false;
-	if (!OidIsValid(extoid))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("extension \"walmon\" is not installed in this database"),
-				 errhint("Run CREATE EXTENSION walmon.")));
-
-	/* pg_extension has no syscache: scan it by OID */
+	/* the owner and the version: pg_extension has no syscache */
 	rel = table_open(ExtensionRelationId, AccessShareLock);
-	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber,
+	ScanKeyInit(&key[0], Anum_pg_extension_oid, BTEqualStrategyNumber,
 				F_OIDEQ, ObjectIdGetDatum(extoid));
-	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, key);
 	tuple = systable_getnext(scan);
 	if (HeapTupleIsValid(tuple))
 	{
-		Form_pg_extension ext = (Form_pg_extension) GETSTRUCT(tuple);
+		bool		isnull;
+		Datum		d;
 
-		nspoid = ext->extnamespace;
-		owner = ext->extowner;
+		owner = ((Form_pg_extension) GETSTRUCT(tuple))->extowner;
+		d = heap_getattr(tuple, Anum_pg_extension_extversion,
+						 RelationGetDescr(rel), &isnull);
+		if (!isnull)
+			extversion = TextDatumGetCString(d);
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 
-	if (!OidIsValid(nspoid))
+	if (!OidIsValid(owner) || extversion == NULL)
 		elog(ERROR, "could not find extension \"walmon\" with OID %u", extoid);
-
-	source_relid = get_relname_relid("walmon_source", nspoid);
-	monitor_relid = get_relname_relid("wal_monitor", nspoid);
-	history_relid = get_relname_relid("wal_monitor_history", nspoid);
-	if (!OidIsValid(source_relid) || !OidIsValid(monitor_relid))
+	version = store_parse_version(extversion);
+	if (version < WALMON_VERSION_1_0 || version > WALMON_VERSION_CURRENT)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("extension \"walmon\" is missing its tables"),
-				 errhint("Drop and create the extension again.")));
+				 errmsg("walmon's library does not support version \"%s\" of the extension",
+						extversion),
+				 errhint("Install the walmon library that matches the extension, or ALTER EXTENSION walmon UPDATE.")));
 
-	if (extoid != store.extoid ||
-		source_relid != store.source_relid ||
-		monitor_relid != store.monitor_relid ||
-		history_relid != store.history_relid)
+	/* the member relations, by name among the members only */
+	rel = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(ExtensionRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(extoid));
+	scan = systable_beginscan(rel, DependReferenceIndexId, true, NULL, 2, key);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
 	{
-		/* a different extension: its statements must be prepared anew */
-		for (int i = 0; i < WALMON_NUM_QUERIES; i++)
+		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tuple);
+		char	   *relname;
+		char		relkind;
+
+		if (dep->classid != RelationRelationId || dep->deptype != DEPENDENCY_EXTENSION)
+			continue;
+		relname = get_rel_name(dep->objid);
+		if (relname == NULL)
+			continue;
+		relkind = get_rel_relkind(dep->objid);
+		for (int i = 0; i < WALMON_NUM_RELS; i++)
 		{
-			if (store.plans[i] != NULL)
-			{
-				SPI_freeplan(store.plans[i]);
-				store.plans[i] = NULL;
-			}
+			if (strcmp(relname, store_rels[i].name) == 0 &&
+				relkind == store_rels[i].relkind)
+				relids[i] = dep->objid;
 		}
-		if (store.nspname != NULL)
-			pfree(store.nspname);
-		store.nspname = MemoryContextStrdup(TopMemoryContext,
-											quote_identifier(get_namespace_name(nspoid)));
-		store.extoid = extoid;
-		store.source_relid = source_relid;
-		store.monitor_relid = monitor_relid;
-		store.history_relid = history_relid;
-		store.source_seqid = get_relname_relid("walmon_source_id_seq", nspoid);
 	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	for (int i = 0; i < WALMON_NUM_RELS; i++)
+	{
+		if (!OidIsValid(relids[i]))
+			store_report_broken(store_rels[i].name,
+								"The extension has no member of that name: it was renamed, dropped or removed from the extension.");
+	}
+
+	/* the columns walmon uses, with their types */
+	for (int c = 0; c < (int) lengthof(store_columns); c++)
+	{
+		const StoreColumnSpec *col = &store_columns[c];
+		HeapTuple	atttup;
+		Form_pg_attribute att;
+		Oid			base;
+
+		if (col->since > version)
+			continue;
+		atttup = SearchSysCacheAttName(relids[col->rel], col->name);
+		if (!HeapTupleIsValid(atttup))
+			store_report_broken(store_rels[col->rel].name,
+								psprintf("Column \"%s\" is missing.", col->name));
+		att = (Form_pg_attribute) GETSTRUCT(atttup);
+		base = getBaseType(att->atttypid);
+		if (base != col->type)
+			store_report_broken(store_rels[col->rel].name,
+								psprintf("Column \"%s\" has type %s; walmon expects %s or a domain over it.",
+										 col->name, format_type_be(att->atttypid),
+										 format_type_be(col->type)));
+		if (col->rel == REL_MONITOR)
+		{
+			if (strcmp(col->name, "source_id") == 0)
+				store.layout.source_id = att->attnum;
+			else if (strcmp(col->name, "status") == 0)
+				store.layout.status = att->attnum;
+			else if (strcmp(col->name, "error_message") == 0)
+				store.layout.error_message = att->attnum;
+			else if (strcmp(col->name, "wal_lsn") == 0)
+				store.layout.wal_lsn = att->attnum;
+			else if (strcmp(col->name, "replication_lag_bytes") == 0)
+				store.layout.replication_lag_bytes = att->attnum;
+		}
+		ReleaseSysCache(atttup);
+	}
+
+	/* the constraint behind one source = one row */
+	{
+		Oid			conoid = get_relation_constraint_oid(relids[REL_MONITOR],
+														 WALMON_UNIQUE_SOURCE,
+														 true);
+		HeapTuple	contup = OidIsValid(conoid) ?
+			SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid)) : NULL;
+		bool		ok = false;
+
+		if (HeapTupleIsValid(contup))
+		{
+			Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(contup);
+			bool		isnull;
+			Datum		d = SysCacheGetAttr(CONSTROID, contup,
+											Anum_pg_constraint_conkey, &isnull);
+
+			if ((con->contype == CONSTRAINT_UNIQUE ||
+				 con->contype == CONSTRAINT_PRIMARY) && !isnull)
+			{
+				ArrayType  *keys = DatumGetArrayTypeP(d);
+
+				ok = ARR_NDIM(keys) == 1 && ARR_DIMS(keys)[0] == 1 &&
+					!ARR_HASNULL(keys) &&
+					((int16 *) ARR_DATA_PTR(keys))[0] == store.layout.source_id;
+			}
+			ReleaseSysCache(contup);
+		}
+		if (!ok)
+			store_report_broken(store_rels[REL_MONITOR].name,
+								"The unique constraint \"" WALMON_UNIQUE_SOURCE "\" on source_id is missing: walmon keeps exactly one row per source with it.");
+	}
+
+	/* the qualified names; a change means every plan must be written anew */
+	for (int i = 0; i < WALMON_NUM_RELS; i++)
+	{
+		char	   *nspname = get_namespace_name(get_rel_namespace(relids[i]));
+		char	   *relname = get_rel_name(relids[i]);
+		char	   *qualified;
+
+		if (nspname == NULL || relname == NULL)
+			elog(ERROR, "cache lookup failed for relation %u", relids[i]);
+		qualified = quote_qualified_identifier(nspname, relname);
+		if (relids[i] != store.relids[i] || store.relnames[i] == NULL ||
+			strcmp(qualified, store.relnames[i]) != 0)
+		{
+			changed = true;
+			if (store.relnames[i] != NULL)
+				pfree(store.relnames[i]);
+			store.relnames[i] = MemoryContextStrdup(TopMemoryContext, qualified);
+			store.relids[i] = relids[i];
+		}
+	}
+	if (changed || version != store.version || extoid != store.extoid)
+	{
+		for (int q = 0; q < WALMON_NUM_QUERIES; q++)
+			store_retire_plan((WalmonQuery) q);
+	}
+
+	store.layout.relid = relids[REL_MONITOR];
+	store.extoid = extoid;
 	store.owner = owner;
-	store.valid = true;
+	store.version = version;
+}
+
+/*
+ * Make sure "store" describes the walmon extension of this database as it
+ * is now.  Returns false when the extension is not installed and
+ * missing_ok is true; raises an error when it is not installed and
+ * missing_ok is false.
+ */
+static bool
+store_lookup(bool missing_ok)
+{
+	if (!store.callbacks_registered)
+	{
+		CacheRegisterRelcacheCallback(store_relcache_callback, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, store_syscache_callback,
+									  (Datum) 0);
+		RegisterXactCallback(store_xact_callback, NULL);
+		store.callbacks_registered = true;
+	}
+
+	/*
+	 * Reading the catalogs can process invalidations that concern what was
+	 * just read: look again until a lookup saw none.
+	 */
+	while (!store.valid)
+	{
+		uint64		inval_count = SharedInvalidMessageCounter;
+		Oid			extoid = get_extension_oid("walmon", true);
+
+		if (!OidIsValid(extoid))
+		{
+			if (missing_ok)
+				return false;
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("extension \"walmon\" is not installed in this database"),
+					 errhint("Run CREATE EXTENSION walmon.")));
+		}
+		store_bind(extoid);
+		if (inval_count == SharedInvalidMessageCounter)
+			store.valid = true;
+	}
 	return true;
 }
 
 /*
- * Start a store operation: look the extension up, become its owner and
- * connect to SPI.  The caller's transaction is already open.  On error,
- * transaction (or subtransaction) abort restores the user and closes SPI.
+ * Whether walmon is installed in this database; binds to it when it is.
+ */
+bool
+walmon_store_installed(void)
+{
+	AcceptInvalidationMessages();
+	return store_lookup(true);
+}
+
+/*
+ * The layout of walmon's wal_monitor table, for its trigger; errors when
+ * the extension is not installed or not usable.
+ */
+const WalmonMonitorLayout *
+walmon_store_monitor_layout(void)
+{
+	AcceptInvalidationMessages();
+	(void) store_lookup(false);
+	return &store.layout;
+}
+
+/* The installed version of the extension (WALMON_VERSION_*). */
+int
+walmon_store_version(void)
+{
+	AcceptInvalidationMessages();
+	(void) store_lookup(false);
+	return store.version;
+}
+
+/* ----------------------------------------------------------------
+ * Running statements
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Start a store operation: check the binding, become the extension's
+ * owner in a security-restricted operation with pg_catalog alone on the
+ * search_path, and connect to SPI.  The caller's transaction is already
+ * open.  On error, transaction (or subtransaction) abort restores the
+ * user, the search_path and SPI.
  */
 static void
 store_begin(WalmonStoreCall *call)
 {
+	AcceptInvalidationMessages();
 	(void) store_lookup(false);
 
 	GetUserIdAndSecContext(&call->save_userid, &call->save_sec_context);
+#ifdef WALMON_HAVE_OVERRIDE_SEARCH_PATH
+	{
+		OverrideSearchPath path = {.schemas = NIL, .addCatalog = true,
+		.addTemp = false};
+
+		PushOverrideSearchPath(&path);
+	}
+#else
+	call->save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+#endif
 	SetUserIdAndSecContext(store.owner,
 						   call->save_sec_context |
 						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION |
 						   SECURITY_NOFORCE_RLS);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -615,45 +1041,77 @@ store_end(WalmonStoreCall *call)
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
 	SetUserIdAndSecContext(call->save_userid, call->save_sec_context);
+#ifdef WALMON_HAVE_OVERRIDE_SEARCH_PATH
+	PopOverrideSearchPath();
+#else
+	AtEOXact_GUC(true, call->save_nestlevel);
+#endif
 }
 
 /*
- * The kept plan of a statement, prepared on first use.  Must be called
- * inside store_begin/store_end.
+ * The SQL of a statement, with the qualified names of the relations the
+ * store is bound to.
+ */
+static char *
+store_sql(WalmonQuery q)
+{
+	StringInfoData sql;
+	const char *p = walmon_queries[q].sql;
+
+	initStringInfo(&sql);
+	while (*p)
+	{
+		bool		replaced = false;
+
+		if (*p == '@')
+		{
+			for (int i = 0; i < WALMON_NUM_RELS; i++)
+			{
+				size_t		len = strlen(store_rels[i].token);
+
+				if (strncmp(p, store_rels[i].token, len) == 0)
+				{
+					appendStringInfoString(&sql, store.relnames[i]);
+					p += len;
+					replaced = true;
+					break;
+				}
+			}
+		}
+		if (!replaced)
+			appendStringInfoChar(&sql, *p++);
+	}
+	return sql.data;
+}
+
+/*
+ * The kept plan of a statement, prepared on first use and again whenever
+ * PostgreSQL invalidated it: its text names relations, and a plan that is
+ * analysed again must be analysed from names written from the OIDs now.
+ * Must be called inside store_begin/store_end.
  */
 static SPIPlanPtr
 store_plan(WalmonQuery q)
 {
 	const WalmonQueryDef *def = &walmon_queries[q];
-	StringInfoData sql;
-	const char *p;
+	char	   *sql;
 	SPIPlanPtr	plan;
 
-	if (store.plans[q] != NULL)
+	if (store.plans[q] != NULL && SPI_plan_is_valid(store.plans[q]))
 		return store.plans[q];
+	store_retire_plan(q);
 
-	/* substitute the schema for every @extschema@ */
-	initStringInfo(&sql);
-	p = def->sql;
-	for (;;)
-	{
-		const char *hit = strstr(p, "@extschema@");
+	/* the invalidation may have been a schema being renamed */
+	(void) store_lookup(false);
 
-		if (hit == NULL)
-			break;
-		appendBinaryStringInfo(&sql, p, hit - p);
-		appendStringInfoString(&sql, store.nspname);
-		p = hit + strlen("@extschema@");
-	}
-	appendStringInfoString(&sql, p);
-
-	plan = SPI_prepare(sql.data, def->nargs, (Oid *) def->argtypes);
+	sql = store_sql(q);
+	plan = SPI_prepare(sql, def->nargs, (Oid *) def->argtypes);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
-			 sql.data, SPI_result_code_string(SPI_result));
+			 sql, SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed for \"%s\"", sql.data);
-	pfree(sql.data);
+		elog(ERROR, "SPI_keepplan failed for \"%s\"", sql);
+	pfree(sql);
 
 	store.plans[q] = plan;
 	return plan;
@@ -729,6 +1187,89 @@ store_put_rows(Tuplestorestate *tupstore)
 }
 
 /*
+ * A DestReceiver that puts the whole-row values a statement returns
+ * straight into the caller's tuplestore: a batch's rows are copied once,
+ * and spill to disk past work_mem, instead of piling up in memory.
+ */
+typedef struct StoreRowReceiver
+{
+	DestReceiver pub;
+	Tuplestorestate *tupstore;
+	uint64		count;
+} StoreRowReceiver;
+
+static bool
+store_receive_row(TupleTableSlot *slot, DestReceiver *self)
+{
+	StoreRowReceiver *r = (StoreRowReceiver *) self;
+	bool		isnull;
+	Datum		d = slot_getattr(slot, 1, &isnull);
+
+	if (!isnull)
+		store_put_row(r->tupstore, d);
+	r->count++;
+	return true;
+}
+
+static void
+store_receiver_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+}
+
+static void
+store_receiver_noop(DestReceiver *self)
+{
+}
+
+/*
+ * Execute a statement that returns whole rows of wal_monitor into
+ * tupstore; returns how many rows it returned.
+ */
+static uint64
+store_execute_into(WalmonQuery q, Datum *values, const bool *isnull,
+				   int expected, Tuplestorestate *tupstore)
+{
+	const WalmonQueryDef *def = &walmon_queries[q];
+	ParamListInfo params = makeParamList(def->nargs);
+	SPIExecuteOptions options;
+	StoreRowReceiver receiver;
+	int			rc;
+
+	for (int i = 0; i < def->nargs; i++)
+	{
+		ParamExternData *p = &params->params[i];
+
+		p->value = values[i];
+		p->isnull = isnull != NULL && isnull[i];
+		p->pflags = PARAM_FLAG_CONST;
+		p->ptype = def->argtypes[i];
+	}
+
+	memset(&receiver, 0, sizeof(receiver));
+	receiver.pub.receiveSlot = store_receive_row;
+	receiver.pub.rStartup = store_receiver_startup;
+	receiver.pub.rShutdown = store_receiver_noop;
+	receiver.pub.rDestroy = store_receiver_noop;
+	receiver.pub.mydest = DestNone;
+	receiver.tupstore = tupstore;
+
+	memset(&options, 0, sizeof(options));
+	options.params = params;
+	options.dest = (DestReceiver *) &receiver;
+
+	rc = SPI_execute_plan_extended(store_plan(q), &options);
+	if (rc != expected)
+		elog(ERROR, "unexpected SPI result %s for walmon statement %d",
+			 SPI_result_code_string(rc), (int) q);
+	return receiver.count;
+}
+
+/* ----------------------------------------------------------------
+ * The SQL API's operations (functions.c)
+ * ----------------------------------------------------------------
+ */
+
+/*
  * Upsert one monitor row inside an open store call; returns the number of
  * rows written (0 only when the source is not registered).
  */
@@ -745,6 +1286,29 @@ store_upsert_one(const WalmonUpsert *u)
 }
 
 /*
+ * The row the last statement returned, in the caller's memory context.
+ * More than one means walmon's uniqueness rule was broken behind its back.
+ */
+static Datum
+store_single_row(int32 source_id)
+{
+	bool		isnull;
+	Datum		result;
+
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_CARDINALITY_VIOLATION),
+				 errmsg("walmon's table \"wal_monitor\" has more than one row for source %d",
+						source_id),
+				 errhint("Remove the duplicates; the constraint \"" WALMON_UNIQUE_SOURCE "\" prevents them.")));
+	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+						   &isnull);
+	if (isnull)
+		elog(ERROR, "walmon statement returned a null row");
+	return SPI_datumTransfer(result, false, -1);
+}
+
+/*
  * Upsert the monitor row of one source; returns the row as a wal_monitor
  * composite allocated in the caller's memory context, or sets *registered
  * to false (and writes nothing) when the source is not registered.
@@ -753,174 +1317,125 @@ Datum
 walmon_store_upsert(const WalmonUpsert *u, bool *registered)
 {
 	WalmonStoreCall call;
-	bool		isnull;
 	Datum		result = (Datum) 0;
 
 	store_begin(&call);
 	*registered = store_upsert_one(u) > 0;
 	if (*registered)
-	{
-		result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-							   1, &isnull);
-		result = SPI_datumTransfer(result, false, -1);
-	}
+		result = store_single_row(DatumGetInt32(u->values[WALMON_ARG_SOURCE_ID]));
 	store_end(&call);
 
 	return result;
 }
 
-/* One row a batch wrote, kept until all are sorted by source_id. */
-typedef struct WalmonBatchRow
-{
-	int32		source_id;
-	Datum		row;
-} WalmonBatchRow;
-
-static int
-store_cmp_batch_row(const void *a, const void *b)
-{
-	int32		sa = ((const WalmonBatchRow *) a)->source_id;
-	int32		sb = ((const WalmonBatchRow *) b)->source_id;
-
-	return (sa > sb) - (sa < sb);
-}
-
 /*
  * One array per upsert argument, holding the argument of every element of
- * u[] that sel[] selects.
+ * u[].
  */
 static void
-store_batch_arrays(const WalmonUpsert *u, int n, const bool *sel,
-				   Datum *arrays)
+store_batch_arrays(const WalmonUpsert *u, int n, Datum *arrays)
 {
 	static const Oid elemtypes[WALMON_UPSERT_NARGS] = {
 		INT4OID, LSNOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID,
 		INT8OID, TEXTOID, TEXTOID
 	};
+	Datum	   *elems = palloc_array(Datum, Max(n, 1));
+	bool	   *nulls = palloc_array(bool, Max(n, 1));
 
 	for (int arg = 0; arg < WALMON_UPSERT_NARGS; arg++)
 	{
-		Datum	   *elems = palloc_array(Datum, Max(n, 1));
-		bool	   *nulls = palloc_array(bool, Max(n, 1));
-		int			k = 0;
-
 		for (int i = 0; i < n; i++)
 		{
-			if (!sel[i])
-				continue;
-			elems[k] = u[i].values[arg];
-			nulls[k] = u[i].isnull[arg];
-			k++;
+			elems[i] = u[i].values[arg];
+			nulls[i] = u[i].isnull[arg];
 		}
-		arrays[arg] = store_make_array(elems, nulls, k, elemtypes[arg]);
+		arrays[arg] = store_make_array(elems, nulls, n, elemtypes[arg]);
 	}
+	pfree(elems);
+	pfree(nulls);
 }
 
 /*
  * Upsert many monitor rows; u[] is sorted by source_id with one element
- * per source.  Rows that exist are locked in source_id order and updated
- * by one statement (a kept plan per element would also scan the table once
- * per element when its generic plan is a sequential scan of a table that
- * was small when planned, and the batch grows it); sources without a row
- * then take the single upsert's path, in source_id order.  Puts every
- * resulting row in tupstore, by source_id.
+ * per source.  First checks that every source is registered, so that a
+ * batch that fails for that reason writes nothing and consumes no id;
+ * then writes them all with one statement that takes its locks in
+ * source_id order (see Q_BATCH_UPSERT).  Puts every resulting row in
+ * tupstore, by source_id.
  *
- * Stops at the first element whose source is not registered and returns
- * its index (the caller raises an error, which undoes what was written);
- * returns -1 when all were written.
+ * Returns the index in u[] of the first element whose source is not
+ * registered (the caller raises an error, which undoes anything written),
+ * or -1 when all were written.
  */
 int
 walmon_store_upsert_many(const WalmonUpsert *u, int n,
 						 Tuplestorestate *tupstore)
 {
 	WalmonStoreCall call;
-	int			unregistered = -1;
-	bool	   *locked = palloc0_array(bool, Max(n, 1));
-	bool	   *all = palloc_array(bool, Max(n, 1));
-	WalmonBatchRow *rows = palloc_array(WalmonBatchRow, Max(n, 1));
-	int			nrows = 0;
-	int			nlocked = 0;
-	int			i;
-	Datum		arrays[WALMON_UPSERT_NARGS];
+	Datum		args[WALMON_UPSERT_NARGS + 1];
+	int			missing = -1;
+	uint64		written;
 
 	if (n == 0)
 		return -1;
-	for (i = 0; i < n; i++)
-		all[i] = true;
+
+	store_batch_arrays(u, n, args);
 
 	store_begin(&call);
 
-	/* lock the existing rows, in order; both lists are sorted: merge them */
-	store_batch_arrays(u, n, all, arrays);
-	store_execute(Q_BATCH_LOCK, arrays, NULL, SPI_OK_SELECT);
-	i = 0;
-	for (uint64 r = 0; r < SPI_processed; r++)
+	/* both lists are sorted: the first element not in the result */
+	store_execute(Q_BATCH_REGISTERED, args, NULL, SPI_OK_SELECT);
+	if ((int) SPI_processed < n)
 	{
-		bool		isnull;
-		int32		id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r],
-													 SPI_tuptable->tupdesc,
-													 1, &isnull));
+		int			r = 0;
 
-		while (i < n && DatumGetInt32(u[i].values[WALMON_ARG_SOURCE_ID]) < id)
-			i++;
-		if (i < n && DatumGetInt32(u[i].values[WALMON_ARG_SOURCE_ID]) == id)
+		for (int i = 0; i < n && missing < 0; i++)
 		{
-			locked[i] = true;
-			nlocked++;
+			bool		isnull;
+
+			if (r < (int) SPI_processed &&
+				DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r],
+											SPI_tuptable->tupdesc, 1,
+											&isnull)) ==
+				DatumGetInt32(u[i].values[WALMON_ARG_SOURCE_ID]))
+				r++;
+			else
+				missing = i;
 		}
 	}
 	SPI_freetuptable(SPI_tuptable);
 
-	/* update them in one statement */
-	if (nlocked > 0)
+	if (missing < 0)
 	{
-		store_batch_arrays(u, n, locked, arrays);
-		store_execute(Q_BATCH_UPDATE, arrays, NULL, SPI_OK_UPDATE_RETURNING);
-		for (uint64 r = 0; r < SPI_processed; r++)
+		/* the store was bound by store_begin: the sequence is current */
+		args[WALMON_UPSERT_NARGS] = ObjectIdGetDatum(store.relids[REL_MONITOR_SEQ]);
+		written = store_execute_into(Q_BATCH_UPSERT, args, NULL,
+									 SPI_OK_INSERT_RETURNING, tupstore);
+
+		/* a source dropped meanwhile: find which (the error undoes all) */
+		if (written < (uint64) n)
 		{
-			bool		isnull;
+			store_execute(Q_BATCH_REGISTERED, args, NULL, SPI_OK_SELECT);
+			missing = 0;
+			for (int i = 0, r = 0; i < n; i++, r++)
+			{
+				bool		isnull;
 
-			rows[nrows].source_id =
-				DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r],
-											SPI_tuptable->tupdesc, 1, &isnull));
-			rows[nrows].row =
-				SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[r],
-												SPI_tuptable->tupdesc, 2, &isnull),
-								  false, -1);
-			nrows++;
+				if (r >= (int) SPI_processed ||
+					DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r],
+												SPI_tuptable->tupdesc, 1,
+												&isnull)) !=
+					DatumGetInt32(u[i].values[WALMON_ARG_SOURCE_ID]))
+				{
+					missing = i;
+					break;
+				}
+			}
 		}
-		SPI_freetuptable(SPI_tuptable);
-	}
-
-	/* the others one by one: an update (the row may have appeared), or an insert */
-	for (i = 0; i < n; i++)
-	{
-		bool		isnull;
-
-		if (locked[i])
-			continue;
-		if (store_upsert_one(&u[i]) == 0)
-		{
-			unregistered = i;
-			break;
-		}
-		rows[nrows].source_id = DatumGetInt32(u[i].values[WALMON_ARG_SOURCE_ID]);
-		rows[nrows].row = SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0],
-														  SPI_tuptable->tupdesc,
-														  1, &isnull),
-											false, -1);
-		nrows++;
-		SPI_freetuptable(SPI_tuptable);
 	}
 	store_end(&call);
 
-	if (unregistered >= 0)
-		return unregistered;
-
-	qsort(rows, nrows, sizeof(WalmonBatchRow), store_cmp_batch_row);
-	for (i = 0; i < nrows; i++)
-		store_put_row(tupstore, rows[i].row);
-	return -1;
+	return missing;
 }
 
 /*
@@ -963,13 +1478,7 @@ walmon_store_set_status(int32 source_id, Datum status, Datum error_message,
 	*found = store_execute(Q_SET_STATUS, values, isnull,
 						   SPI_OK_UPDATE_RETURNING) > 0;
 	if (*found)
-	{
-		bool		rnull;
-
-		result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-							   1, &rnull);
-		result = SPI_datumTransfer(result, false, -1);
-	}
+		result = store_single_row(source_id);
 	store_end(&call);
 
 	return result;
@@ -1018,7 +1527,7 @@ walmon_store_add_source(Datum name, Datum slot_name, bool slot_isnull,
 		store_execute(Q_ADD_SOURCE, values, isnull, SPI_OK_INSERT_RETURNING);
 	else
 	{
-		LockRelationOid(store.source_relid, ShareRowExclusiveLock);
+		LockRelationOid(store.relids[REL_SOURCE], ShareRowExclusiveLock);
 		store_execute(Q_ADD_SOURCE_WITH_ID, values, isnull,
 					  SPI_OK_INSERT_RETURNING);
 	}
@@ -1026,7 +1535,7 @@ walmon_store_add_source(Datum name, Datum slot_name, bool slot_isnull,
 										 SPI_tuptable->tupdesc, 1, &rnull));
 	if (!id_isnull)
 	{
-		values[3] = ObjectIdGetDatum(store.source_seqid);
+		values[3] = ObjectIdGetDatum(store.relids[REL_SOURCE_SEQ]);
 		store_execute(Q_ADVANCE_SOURCE_ID, &values[2], NULL, SPI_OK_SELECT);
 	}
 	store_end(&call);
@@ -1060,9 +1569,27 @@ walmon_store_record_history(const WalmonHistoryEvent *ev)
 	store_end(&call);
 }
 
+/* A nullable text column, copied into cxt; NULL when null. */
+static char *
+store_get_text(HeapTuple tuple, TupleDesc tupdesc, int col, MemoryContext cxt)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tuple, tupdesc, col, &isnull);
+	MemoryContext old;
+	char	   *result;
+
+	if (isnull)
+		return NULL;
+	old = MemoryContextSwitchTo(cxt);
+	result = TextDatumGetCString(d);
+	MemoryContextSwitchTo(old);
+	return result;
+}
+
 /*
  * The state of every source that has a monitor row, by source id, in an
- * array allocated in the caller's memory context.
+ * array allocated in the caller's memory context.  Text that a superuser's
+ * change made null (a status, a name) comes as NULL pointers.
  */
 WalmonSourceState *
 walmon_store_source_states(int *n)
@@ -1082,13 +1609,11 @@ walmon_store_source_states(int *n)
 		TupleDesc	tupdesc = SPI_tuptable->tupdesc;
 		WalmonSourceState *st = &states[i];
 		bool		isnull;
-		char	   *slot;
 
 		st->source_id = DatumGetInt32(SPI_getbinval(tuple, tupdesc, 1, &isnull));
-		st->name = MemoryContextStrdup(callercxt, SPI_getvalue(tuple, tupdesc, 2));
-		slot = SPI_getvalue(tuple, tupdesc, 3);
-		st->slot_name = slot ? MemoryContextStrdup(callercxt, slot) : NULL;
-		st->status = MemoryContextStrdup(callercxt, SPI_getvalue(tuple, tupdesc, 4));
+		st->name = store_get_text(tuple, tupdesc, 2, callercxt);
+		st->slot_name = store_get_text(tuple, tupdesc, 3, callercxt);
+		st->status = store_get_text(tuple, tupdesc, 4, callercxt);
 		st->lag = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 5, &st->lag_isnull));
 		st->wal_age = DatumGetFloat8(SPI_getbinval(tuple, tupdesc, 6,
 												   &st->wal_age_isnull));
@@ -1104,12 +1629,12 @@ walmon_store_source_states(int *n)
  */
 
 /*
- * Start a refresh: find the extension and lock walmon_source in SHARE ROW
- * EXCLUSIVE mode until the end of the transaction.  The lock conflicts
- * with itself, so refresh cycles run one at a time per database (the
- * worker's and walmon_refresh() calls), and with sources being added or
- * dropped meanwhile; it does not conflict with upserts.  DROP EXTENSION
- * holds a stronger lock: a refresh that waited for it finds the extension
+ * Start a refresh: find the extension and take the refresh lock until the
+ * end of the transaction.  The lock is an ExclusiveLock on the extension
+ * object itself: it conflicts with itself, so refresh cycles run one at a
+ * time per database (the worker's and walmon_refresh() calls), and with
+ * DROP EXTENSION, but with nothing any other walmon call or a user's SQL
+ * takes.  A refresh that waited for DROP EXTENSION finds the extension
  * gone once it gets the lock.  With wait false the lock is only tried.
  */
 WalmonRefreshStart
@@ -1117,24 +1642,26 @@ walmon_store_refresh_begin(bool wait)
 {
 	for (;;)
 	{
-		Oid			relid;
+		Oid			extoid;
 
+		AcceptInvalidationMessages();
 		if (!store_lookup(true))
 			return WALMON_REFRESH_NO_EXTENSION;
-		relid = store.source_relid;
+		extoid = store.extoid;
 
 		if (wait)
-			LockRelationOid(relid, ShareRowExclusiveLock);
-		else if (!ConditionalLockRelationOid(relid, ShareRowExclusiveLock))
+			LockDatabaseObject(ExtensionRelationId, extoid, 0, ExclusiveLock);
+		else if (!ConditionalLockDatabaseObject(ExtensionRelationId, extoid, 0,
+												ExclusiveLock))
 			return WALMON_REFRESH_BUSY;
 
 		/*
-		 * Taking the lock processed pending invalidations: if walmon's
-		 * tables changed meanwhile, look again.
+		 * Taking the lock processed pending invalidations: if the extension
+		 * changed meanwhile, look again.
 		 */
-		if (store.valid && store.source_relid == relid)
+		if (store_lookup(true) && store.extoid == extoid)
 			return WALMON_REFRESH_OK;
-		UnlockRelationOid(relid, ShareRowExclusiveLock);
+		UnlockDatabaseObject(ExtensionRelationId, extoid, 0, ExclusiveLock);
 	}
 }
 
@@ -1146,23 +1673,6 @@ store_get_int64(HeapTuple tuple, TupleDesc tupdesc, int col)
 	Datum		d = SPI_getbinval(tuple, tupdesc, col, &result.isnull);
 
 	result.value = result.isnull ? 0 : DatumGetInt64(d);
-	return result;
-}
-
-/* A nullable text column, copied into cxt; NULL when null. */
-static char *
-store_get_text(HeapTuple tuple, TupleDesc tupdesc, int col, MemoryContext cxt)
-{
-	bool		isnull;
-	Datum		d = SPI_getbinval(tuple, tupdesc, col, &isnull);
-	MemoryContext old;
-	char	   *result;
-
-	if (isnull)
-		return NULL;
-	old = MemoryContextSwitchTo(cxt);
-	result = TextDatumGetCString(d);
-	MemoryContextSwitchTo(old);
 	return result;
 }
 
@@ -1363,61 +1873,112 @@ store_make_array(Datum *elems, bool *nulls, int n, Oid elemtype)
 											  typalign));
 }
 
-/*
- * Write monitor rows computed by the refresh: update existing ones or
- * insert new ones, with one statement.
- */
-void
-walmon_store_write_slot_rows(const WalmonSlotRow *rows, int n, bool insert)
+/* The parallel arrays of rows[0..n-1], selected by sel (NULL: all). */
+static void
+store_slot_row_arrays(const WalmonSlotRow *rows, int n, const bool *sel,
+					  Datum *args)
 {
-	WalmonStoreCall call;
-	Datum		args[WALMON_QUERY_MAX_ARGS];
-	Datum	   *elems;
-	bool	   *nulls;
+	Datum	   *elems = palloc_array(Datum, Max(n, 1));
+	bool	   *nulls = palloc_array(bool, Max(n, 1));
+	int			k = 0;
 
-	if (n == 0)
-		return;
-
-	elems = palloc_array(Datum, n);
 	for (int i = 0; i < n; i++)
-		elems[i] = Int32GetDatum(rows[i].source_id);
-	args[0] = store_make_array(elems, NULL, n, INT4OID);
+	{
+		if (sel == NULL || sel[i])
+			elems[k++] = Int32GetDatum(rows[i].source_id);
+	}
+	args[0] = store_make_array(elems, NULL, k, INT4OID);
 
 	for (int c = 0; c < (int) lengthof(store_slot_row_columns); c++)
 	{
 		const StoreColumn *col = &store_slot_row_columns[c];
 
-		elems = palloc_array(Datum, n);
-		nulls = palloc_array(bool, n);
+		k = 0;
 		for (int i = 0; i < n; i++)
 		{
 			const char *field = (const char *) &rows[i] + col->offset;
 
+			if (sel != NULL && !sel[i])
+				continue;
 			if (col->kind == COL_INT64)
 			{
 				const WalmonInt64 *v = (const WalmonInt64 *) field;
 
-				nulls[i] = v->isnull;
-				elems[i] = v->isnull ? (Datum) 0 : Int64GetDatum(v->value);
+				nulls[k] = v->isnull;
+				elems[k] = v->isnull ? (Datum) 0 : Int64GetDatum(v->value);
 			}
 			else
 			{
 				const char *v = *(char *const *) field;
 
-				nulls[i] = v == NULL;
-				elems[i] = v == NULL ? (Datum) 0 : CStringGetTextDatum(v);
+				nulls[k] = v == NULL;
+				elems[k] = v == NULL ? (Datum) 0 : CStringGetTextDatum(v);
+			}
+			k++;
+		}
+		args[c + 1] = store_make_array(elems, nulls, k, col->elemtype);
+	}
+}
+
+/*
+ * Rewrite the monitor rows computed by the refresh, rows[] sorted by
+ * source_id.  Rows another transaction holds are skipped, never waited
+ * for; returns how many were written.
+ */
+int
+walmon_store_update_slot_rows(const WalmonSlotRow *rows, int n)
+{
+	WalmonStoreCall call;
+	Datum		args[WALMON_QUERY_MAX_ARGS];
+	bool	   *locked;
+	int			nlocked;
+	int			written = 0;
+
+	if (n == 0)
+		return 0;
+
+	store_slot_row_arrays(rows, n, NULL, args);
+	store_begin(&call);
+	nlocked = store_execute(Q_REFRESH_LOCK, args, NULL, SPI_OK_SELECT);
+	if (nlocked > 0)
+	{
+		/* both lists are sorted by source_id: mark the rows locked */
+		locked = palloc0_array(bool, n);
+		for (int i = 0, r = 0; i < n && r < nlocked; i++)
+		{
+			bool		isnull;
+			int32		id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r],
+														 SPI_tuptable->tupdesc,
+														 1, &isnull));
+
+			if (rows[i].source_id == id)
+			{
+				locked[i] = true;
+				r++;
 			}
 		}
-		args[c + 1] = store_make_array(elems, nulls, n, col->elemtype);
+		SPI_freetuptable(SPI_tuptable);
+		if (nlocked < n)
+			store_slot_row_arrays(rows, n, locked, args);
+		written = store_execute(Q_REFRESH_UPDATE, args, NULL, SPI_OK_UPDATE);
 	}
-
-	store_begin(&call);
-	/* lock in source_id order first, as batches do, so neither deadlocks */
-	if (!insert)
-		store_execute(Q_BATCH_LOCK, args, NULL, SPI_OK_SELECT);
-	store_execute(insert ? Q_REFRESH_INSERT : Q_REFRESH_UPDATE, args, NULL,
-				  insert ? SPI_OK_INSERT : SPI_OK_UPDATE);
 	store_end(&call);
+	return written;
+}
+
+/*
+ * Insert the first monitor rows of sources that have none, rows[] sorted
+ * by source_id; returns how many were inserted.
+ */
+int
+walmon_store_insert_slot_rows(const WalmonSlotRow *rows, int n)
+{
+	Datum		args[WALMON_QUERY_MAX_ARGS];
+
+	if (n == 0)
+		return 0;
+	store_slot_row_arrays(rows, n, NULL, args);
+	return store_run(Q_REFRESH_INSERT, args, SPI_OK_INSERT);
 }
 
 /* Sample the monitors that changed since their last sample; rows added. */

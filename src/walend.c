@@ -6,7 +6,7 @@
  *		the bookkeeping records the server writes after any write.  The
  *		refresh measures lag and retained WAL against it, so that walmon's
  *		own writes never feed back into what it measures.  The design is
- *		explained at the top of refresh.c.
+ *		explained at the top of cycle.c.
  *
  * The state lives in shared memory when walmon is preloaded, so that the
  * worker and walmon_refresh() in any session agree; otherwise in this
@@ -58,6 +58,7 @@ static bool walend_only_own_or_bookkeeping(const WalmonWalEnd *snap,
 static bool walend_record_is_own(const WalmonWalEnd *snap,
 								 XLogReaderState *record);
 static bool walend_record_is_bookkeeping(XLogReaderState *record);
+static bool walend_xid_of_write(const WalmonOwnWrite *own, TransactionId xid);
 static XLogRecPtr walend_inserted_end(void);
 
 /*
@@ -132,28 +133,30 @@ walmon_walend_begin(void)
 }
 
 /*
- * Called before the cycle's first write: walmon's records start here.
+ * Open the cycle's bracket, before its first write: walmon's records start
+ * here.
  */
 void
-walmon_walend_before_write(void)
+walmon_walend_open(void)
 {
-	if (XLogRecPtrIsInvalid(walend_write_start))
-		walend_write_start = GetXLogInsertRecPtr();
+	walend_write_start = GetXLogInsertRecPtr();
 }
 
 /*
- * Called after the cycle's writes: remember the transaction and the WAL
- * range of walmon's own records, so that the next check can tell them from
- * anyone else's.  The commit record, written later, is recognised by the
- * transaction id alone.
+ * Close the cycle's bracket, after its last write: remember the
+ * transaction and the WAL range of walmon's own records, so that the next
+ * check can tell them from anyone else's.  The commit record, written
+ * later, is recognised by the transaction id alone.
  */
 void
-walmon_walend_after_write(void)
+walmon_walend_close(void)
 {
 	LWLock	   *lock;
 	WalmonWalEnd *st = walend_state(&lock);
 	TransactionId topxid = GetTopTransactionIdIfAny();
 	WalmonOwnWrite *own;
+	TransactionId *children;
+	int			nchildren;
 
 	if (!TransactionIdIsValid(topxid) ||
 		XLogRecPtrIsInvalid(walend_write_start) ||
@@ -162,9 +165,12 @@ walmon_walend_after_write(void)
 
 	if (lock)
 		LWLockAcquire(lock, LW_EXCLUSIVE);
+	nchildren = xactGetCommittedChildren(&children);
 	own = &st->own[st->next_own];
-	own->xid = GetCurrentTransactionIdIfAny();
 	own->topxid = topxid;
+	own->nsubxids = nchildren;
+	for (int i = 0; i < Min(nchildren, WALMON_OWN_SUBXIDS); i++)
+		own->subxids[i] = children[i];
 	own->start = walend_write_start;
 	own->end = XactLastRecEnd;
 	st->next_own = (st->next_own + 1) % WALMON_OWN_WRITES;
@@ -304,6 +310,27 @@ walend_only_own_or_bookkeeping(const WalmonWalEnd *snap, XLogRecPtr from,
 }
 
 /*
+ * Whether a record's transaction id is the write's transaction or one of
+ * its committed subtransactions.  A write with more subtransactions than
+ * are kept owns every transaction id in its range: the cycle opens that
+ * many only when it had to try items one by one.
+ */
+static bool
+walend_xid_of_write(const WalmonOwnWrite *own, TransactionId xid)
+{
+	if (TransactionIdEquals(xid, own->topxid))
+		return true;
+	if (own->nsubxids > WALMON_OWN_SUBXIDS)
+		return true;
+	for (int i = 0; i < own->nsubxids; i++)
+	{
+		if (TransactionIdEquals(xid, own->subxids[i]))
+			return true;
+	}
+	return false;
+}
+
+/*
  * Whether a record is one of walmon's own writes: a record of a recent
  * walmon write transaction inside the WAL range of that write, or its
  * commit or abort record.
@@ -323,9 +350,7 @@ walend_record_is_own(const WalmonWalEnd *snap, XLogReaderState *record)
 
 		if (!TransactionIdIsValid(own->topxid) || pos < own->start)
 			continue;
-		if ((TransactionIdEquals(xid, own->xid) ||
-			 TransactionIdEquals(xid, own->topxid)) &&
-			pos < own->end)
+		if (pos < own->end && walend_xid_of_write(own, xid))
 			return true;
 		if (TransactionIdEquals(xid, own->topxid) &&
 			XLogRecGetRmid(record) == RM_XACT_ID)

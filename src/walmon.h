@@ -14,6 +14,7 @@
 #ifndef WALMON_H
 #define WALMON_H
 
+#include "access/attnum.h"
 #include "access/xlogdefs.h"
 #include "datatype/timestamp.h"
 #include "fmgr.h"
@@ -74,10 +75,35 @@ typedef struct WalmonSourceState
 	double		wal_age;		/* seconds since last_wal_received */
 } WalmonSourceState;
 
+/*
+ * Versions of the extension's SQL scripts the library knows; the store
+ * adapts its checks to the installed one.
+ */
+#define WALMON_VERSION_1_0		100
+#define WALMON_VERSION_1_1		110
+#define WALMON_VERSION_CURRENT	WALMON_VERSION_1_1
+
+/*
+ * Where the columns the history trigger reads are in walmon's wal_monitor,
+ * as the store found (and type-checked) them.
+ */
+typedef struct WalmonMonitorLayout
+{
+	Oid			relid;
+	AttrNumber	source_id;
+	AttrNumber	status;
+	AttrNumber	error_message;
+	AttrNumber	wal_lsn;
+	AttrNumber	replication_lag_bytes;
+} WalmonMonitorLayout;
+
 /* argument names, as walmon_upsert declares them (functions.c) */
 extern const char *const walmon_upsert_argnames[WALMON_UPSERT_NARGS];
 
 /* store.c: the only code that knows walmon's SQL */
+extern bool walmon_store_installed(void);
+extern const WalmonMonitorLayout *walmon_store_monitor_layout(void);
+extern int	walmon_store_version(void);
 extern Datum walmon_store_upsert(const WalmonUpsert *u, bool *registered);
 extern int	walmon_store_upsert_many(const WalmonUpsert *u, int n,
 									 Tuplestorestate *tupstore);
@@ -171,18 +197,21 @@ extern WalmonSlot *walmon_store_read_slots(int *nslots);
 extern WalmonSlotRow *walmon_store_read_slot_rows(int *nrows);
 extern int32 *walmon_store_register_slots(char **slot_names, int n,
 										  char ***registered, int *nregistered);
-extern void walmon_store_write_slot_rows(const WalmonSlotRow *rows, int n,
-										 bool insert);
+extern int	walmon_store_update_slot_rows(const WalmonSlotRow *rows, int n);
+extern int	walmon_store_insert_slot_rows(const WalmonSlotRow *rows, int n);
 
 /*
- * walend.c: the effective foreign WAL end (see refresh.c for the design).
+ * walend.c: the effective foreign WAL end (see cycle.c for the design).
  * A write of walmon's own: its transaction, and the WAL range its records
  * (all but the commit record) went into.
  */
+#define WALMON_OWN_SUBXIDS	16
+
 typedef struct WalmonOwnWrite
 {
-	TransactionId xid;			/* the (sub)transaction that wrote */
-	TransactionId topxid;		/* its top-level transaction */
+	TransactionId topxid;		/* the top-level transaction that wrote */
+	int			nsubxids;		/* its committed subtransactions, */
+	TransactionId subxids[WALMON_OWN_SUBXIDS];	/* the first of them */
 	XLogRecPtr	start;			/* insert position before the first write */
 	XLogRecPtr	end;			/* end of the last record written */
 } WalmonOwnWrite;
@@ -198,12 +227,12 @@ typedef struct WalmonWalEnd
 } WalmonWalEnd;
 
 extern XLogRecPtr walmon_walend_begin(void);
-extern void walmon_walend_before_write(void);
-extern void walmon_walend_after_write(void);
+extern void walmon_walend_open(void);
+extern void walmon_walend_close(void);
 extern bool walmon_walend_is_own_xact(TransactionId xid);
 extern void walmon_walend_forget(void);
 
-/* refresh.c: one cycle, inside a transaction with an active snapshot */
+/* cycle.c: one cycle, inside a transaction with an active snapshot */
 typedef enum WalmonRefreshOutcome
 {
 	WALMON_REFRESHED,
@@ -212,10 +241,10 @@ typedef enum WalmonRefreshOutcome
 	WALMON_REFRESH_SKIPPED_BUSY
 } WalmonRefreshOutcome;
 
-extern int	walmon_refresh_cycle(bool wait, WalmonRefreshOutcome *outcome);
+extern int	walmon_cycle_run(bool wait, WalmonRefreshOutcome *outcome);
 
-/* maintenance.c: the worker's housekeeping, in the cycle's transaction */
-extern void walmon_maintenance(TimestampTz now);
+/* maintenance.c: a cycle's housekeeping, in the cycle's transaction */
+extern int	walmon_maintenance(TimestampTz now);
 
 /* store.c: what the housekeeping runs */
 extern int	walmon_store_sample_metrics(void);
@@ -263,11 +292,13 @@ extern void walmon_shmem_set_recovery(bool in_recovery);
 extern void walmon_shmem_cycle_start(TimestampTz start);
 extern void walmon_shmem_cycle_end(TimestampTz end, int rows);
 extern void walmon_shmem_cycle_failed(TimestampTz end, const char *message);
+extern void walmon_shmem_note_error(TimestampTz at, const char *message);
 extern void walmon_shmem_set_connecting(bool connecting);
 extern void walmon_shmem_set_database_missing(bool missing);
 extern WalmonWalEnd *walmon_shmem_walend(LWLock **lock);
 
-/* worker.c */
+/* worker.c; walmon_is_worker is true in the background worker only */
+extern bool walmon_is_worker;
 extern void walmon_worker_register(void);
 extern PGDLLEXPORT WALMON_NORETURN void walmon_worker_main(Datum main_arg) WALMON_NORETURN_AFTER;
 

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * worker.c
- *		The walmon background worker: it only schedules refresh cycles
- *		(refresh.c) in walmon.database, every walmon.naptime.
+ *		The walmon background worker: it only schedules cycles (cycle.c)
+ *		in walmon.database, every walmon.naptime.
  *
  * It is registered when the library is preloaded, starts once the server
  * is consistent (so it also runs on a standby, where it waits), and is
@@ -55,6 +55,8 @@
 /* what pg_stat_activity shows while a cycle runs */
 #define WALMON_ACTIVITY		"walmon refresh"
 
+bool		walmon_is_worker = false;
+
 static MemoryContext walmon_cycle_context = NULL;
 static uint32 walmon_wait_event = 0;
 
@@ -100,6 +102,7 @@ walmon_worker_main(Datum main_arg)
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
+	walmon_is_worker = true;
 
 #ifdef WALMON_HAVE_CUSTOM_WAIT_EVENT
 	walmon_wait_event = WaitEventExtensionNew("WalmonMain");
@@ -139,6 +142,12 @@ walmon_worker_main(Datum main_arg)
 	next_cycle = GetCurrentTimestamp();
 	for (;;)
 	{
+		/*
+		 * A cancel request (pg_cancel_backend) cancels a running cycle;
+		 * between cycles there is nothing to cancel, and the error it would
+		 * raise here, outside any cycle, would end the worker.
+		 */
+		QueryCancelPending = false;
 		CHECK_FOR_INTERRUPTS();
 
 		if (ConfigReloadPending)
@@ -250,6 +259,7 @@ walmon_worker_wait_for_database(void)
 	{
 		walmon_worker_wait(TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 													   walmon_naptime));
+		QueryCancelPending = false;		/* nothing to cancel here */
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 			walmon_worker_reload();
@@ -340,9 +350,7 @@ walmon_worker_cycle(void)
 		pgstat_report_activity(STATE_RUNNING, WALMON_ACTIVITY);
 		MemoryContextSwitchTo(walmon_cycle_context);
 
-		rows = walmon_refresh_cycle(false, &outcome);
-		if (outcome == WALMON_REFRESHED)
-			walmon_maintenance(GetCurrentTransactionStartTimestamp());
+		rows = walmon_cycle_run(false, &outcome);
 
 		PopActiveSnapshot();
 		CommitTransactionCommand();
