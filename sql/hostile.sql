@@ -116,9 +116,23 @@ SELECT source_id FROM walmon_upsert_batch('[{"source_id": " 1"}]');
 -- the largest values
 SELECT wal_lsn, wal_position, replication_lag_bytes
 FROM walmon_upsert(1, 'FFFFFFFF/FFFFFFFF', 9223372036854775807, replication_lag_bytes => 9223372036854775807);
--- infinite timestamps are timestamps
+-- infinite timestamps have no age, and every reader computes one: refused
+-- with 22008, in single calls and batches alike; the extremes of the range
+-- are stored, and the readers cope with them
+SELECT * FROM regress.try($$SELECT walmon_upsert(1, last_wal_received => 'infinity')$$);
+SELECT * FROM regress.try($$SELECT walmon_upsert(1, last_transaction_time => '-infinity')$$);
+SELECT * FROM regress.try($$SELECT walmon_upsert_batch('[{"source_id": 1, "last_wal_received": "-infinity"}]')$$);
+SELECT * FROM regress.try($$SELECT walmon_upsert_batch('[{"source_id": 1, "last_transaction_time": "infinity"}]')$$);
 SELECT last_wal_received, last_transaction_time
-FROM walmon_upsert(1, last_wal_received => 'infinity', last_transaction_time => '-infinity');
+FROM walmon_upsert(1, last_wal_received => '294276-12-31 23:59:59+00', last_transaction_time => '4713-01-01 00:00:00+00 BC');
+SELECT count(*) AS overview_rows FROM walmon_overview;
+SELECT count(*) > 0 AS exported FROM regexp_split_to_table(walmon_prometheus(), E'\n');
+-- a value stored behind walmon's back (a plain UPDATE) breaks no reader
+UPDATE wal_monitor SET last_wal_received = 'infinity' WHERE source_id = 1;
+SELECT source_id, seconds_since_wal FROM walmon_overview WHERE source_id = 1;
+SELECT line FROM regexp_split_to_table(walmon_prometheus(), E'\n') AS line
+WHERE line LIKE 'walmon_seconds_since_last_wal{%';
+UPDATE wal_monitor SET last_wal_received = now() WHERE source_id = 1;
 -- 10 MB slot and error texts are stored whole; a status change records the
 -- whole message in the history (its alert carries the first 1024 bytes)
 SELECT length(replication_slot_name), length(error_message), status

@@ -321,7 +321,8 @@ poll(
 	  WHERE s.slot_name = 'phys'},
 	'a dropped slot turns its row to ERROR, naming the slot');
 
-# ---- a failing cycle is logged and recorded, and the next one runs ----
+# ---- a row that cannot be written is logged and recorded, the others are
+# written, and the next cycle tries it again ----
 
 sql(q{CREATE FUNCTION regress_boom() RETURNS trigger LANGUAGE plpgsql
 	  AS $$BEGIN RAISE EXCEPTION 'walmon test failure'; END$$});
@@ -329,10 +330,10 @@ sql(q{CREATE TRIGGER regress_boom BEFORE UPDATE ON wal_monitor
 	  FOR EACH ROW EXECUTE FUNCTION regress_boom()});
 $log_offset = -s $node->logfile;
 foreign_wal(100);
-poll(q{SELECT last_error = 'walmon test failure' AND last_error_at IS NOT NULL
+poll(q{SELECT last_error LIKE '%: walmon test failure' AND last_error_at IS NOT NULL
 	   FROM walmon_worker_status()},
-	'a failed cycle is recorded in walmon_worker_status()');
-$node->wait_for_log(qr/ERROR:  walmon test failure/, $log_offset);
+	'a row that could not be written is recorded in walmon_worker_status()');
+$node->wait_for_log(qr/WARNING:  walmon could not write the monitor row of source \d+ \(replication slot "\w+"\): walmon test failure/, $log_offset);
 wait_cycles(2);
 pass('and cycles go on');
 sql('DROP TRIGGER regress_boom ON wal_monitor');
@@ -341,6 +342,21 @@ poll(
 	  FROM walmon_worker_status() st, wal_monitor w
 	  JOIN walmon_source s ON s.id = w.source_id WHERE s.slot_name = 'logi'},
 	'once the fault is gone the next cycle writes');
+
+# ---- a cycle that fails (a table locked for longer than the cycle's
+# lock_timeout) is logged and recorded, and the next one runs ----
+
+my $locker = $node->background_psql('postgres');
+$locker->query_safe('BEGIN');
+$locker->query_safe('LOCK TABLE wal_monitor IN ACCESS EXCLUSIVE MODE');
+$log_offset = -s $node->logfile;
+poll(q{SELECT last_error = 'canceling statement due to lock timeout' FROM walmon_worker_status()},
+	'a failed cycle is recorded in walmon_worker_status()');
+$node->wait_for_log(qr/ERROR:  canceling statement due to lock timeout/, $log_offset);
+$locker->query_safe('COMMIT');
+$locker->quit;
+wait_cycles(2);
+pass('and cycles go on once the lock is gone');
 
 # ---- walmon.naptime follows a reload ----
 
