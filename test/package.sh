@@ -175,7 +175,7 @@ done
 
 if [ "$(id -u)" -ne 0 ]; then
 	diag "not root: the package is not installed (dpkg -i, dpkg -r need root)"
-	rm -rf "$tmp"
+	if [ $nfailed -eq 0 ]; then rm -rf "$tmp"; else diag "the failed run is kept in $tmp"; fi
 	exit $((nfailed > 0))
 fi
 
