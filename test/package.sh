@@ -196,7 +196,11 @@ restore() {
 	[ -n "$restored" ] && return 0
 	restored=1
 	[ -d "$saved" ] || return 0
-	cp -a "$saved/." /
+	# file by file: the system's directories keep their own attributes
+	(cd "$saved" && find . -type f -o -type l) | while read -r f; do
+		f=${f#.}
+		mkdir -p "$(dirname "$f")" && cp -a "$saved$f" "$f"
+	done
 }
 
 cleanup() {
