@@ -5,6 +5,7 @@
 #                                 temporary, preloaded server (test/walmon.conf)
 #   make bench                    benchmark (see bench/README.md)
 #   make soak                     a bounded soak (minutes; not part of CI)
+#   make dist                     the PGXN release archive walmon-<version>.zip
 
 MODULE_big = walmon
 OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))
@@ -54,6 +55,17 @@ lint:
 	clang-tidy --quiet src/*.c -- -I$(shell $(PG_CONFIG) --includedir-server) \
 		-Isrc -D_GNU_SOURCE 2>&1 | { grep -v 'warnings generated' || true; } | \
 		{ ! grep .; }
+
+# The release archive PGXN takes: the committed tree (HEAD, not the work
+# tree) as a zip under walmon-<version>/, the version read from META.json.
+# DISTDIR=dir writes it elsewhere.
+DISTVERSION = $(shell perl -MJSON::PP -0777 -ne 'print decode_json($$_)->{version}' $(srcdir)/META.json)
+DISTDIR = .
+.PHONY: dist
+dist:
+	git -C $(srcdir) archive --format zip --prefix=walmon-$(DISTVERSION)/ \
+		-o $(abspath $(DISTDIR))/walmon-$(DISTVERSION).zip HEAD
+	@echo $(DISTDIR)/walmon-$(DISTVERSION).zip
 
 clean: clean-walmon
 clean-walmon:

@@ -29,6 +29,26 @@ walmon_install_deps() {
 	apt-get install -y -q --no-install-recommends "${want[@]}" >/dev/null
 }
 
+# What building the Debian package and the release archive needs, for
+# test/package.sh (the package suite): always Debian's PostgreSQL.
+walmon_install_package_deps() {
+	local want=()
+	command -v dpkg-buildpackage >/dev/null || want+=(dpkg-dev)
+	command -v dh >/dev/null || want+=(debhelper)
+	command -v pg_buildext >/dev/null || want+=(postgresql-server-dev-all)
+	command -v pg_virtualenv >/dev/null || want+=(postgresql-common)
+	[ "$(dpkg-query -W -f='${db:Status-Status}' build-essential 2>/dev/null)" = installed ] ||
+		want+=(build-essential)
+	command -v unzip >/dev/null || want+=(unzip)
+	command -v git >/dev/null || want+=(git)
+	[ ${#want[@]} -eq 0 ] && return 0
+	[ "$(id -u)" -eq 0 ] || die "missing packages: ${want[*]} (install them as root)"
+	say "installing ${want[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q >/dev/null
+	apt-get install -y -q --no-install-recommends "${want[@]}" >/dev/null
+}
+
 # pg_config of the PostgreSQL to build against (PG_CONFIG wins).
 walmon_pg_config() {
 	if [ -n "${PG_CONFIG:-}" ]; then
