@@ -35,8 +35,6 @@ max_replication_slots = 20
 max_wal_senders = 20
 max_connections = 40
 shared_buffers = '16MB'
-# PostgreSQL 15.19 and later load only the output plugins named here
-output_plugin_libraries = 'pgoutput, test_decoding, wal2json, decoderbufs'
 # so that safe_wal_size is reported
 max_slot_wal_keep_size = '1GB'
 });
@@ -145,6 +143,22 @@ sub foreign_wal_end
 }
 
 # ---- setup ----
+
+# PostgreSQL 15.19 and later (CVE-2026-6471) load only the output plugins
+# that output_plugin_libraries names: pgoutput and test_decoding by default
+if (sql(q{SELECT count(*) FROM pg_settings WHERE name = 'output_plugin_libraries'}) eq '1')
+{
+	# (a list: one quoted string would be one library named with commas)
+	sql(q{ALTER SYSTEM SET output_plugin_libraries = pgoutput, test_decoding, wal2json, decoderbufs});
+	$pub->reload;
+	$pub->poll_query_until('postgres',
+		q{SELECT current_setting('output_plugin_libraries') = 'pgoutput, test_decoding, wal2json, decoderbufs'})
+	  or die 'output_plugin_libraries was not reloaded';
+}
+
+# the plugins installed (Debian: postgresql-15-wal2json, postgresql-15-decoderbufs)
+my $pkglibdir = $pub->config_data('--pkglibdir');
+my %installed = map { $_ => -f "$pkglibdir/$_.so" } qw(wal2json decoderbufs);
 
 sql('CREATE EXTENSION walmon');
 $pub->wait_for_log(qr/walmon worker is refreshing replication slots/);
@@ -315,62 +329,85 @@ sub follow
 	note("$name: idle: " . slot_numbers($slot));
 }
 
+# (-n: pg_recvlogical exits when its connection is lost, rather than
+# trying again forever)
+my ($w2j, $dbufs);
+END
+{
+	# (killing sets $?, which is the test's exit status here)
+	local $?;
+	for my $h ($w2j, $dbufs)
+	{
+		$h->kill_kill if $h && $h->pumpable;
+	}
+}
+
 # ---- wal2json through pg_recvlogical ----
 
-my $w2j_file = $PostgreSQL::Test::Utils::tmp_check . '/wal2json.out';
-my ($w2j, $w2j_out, $w2j_err) = (undef, '', '');
-sql("SELECT pg_create_logical_replication_slot('cdc_wal2json', 'wal2json')");
-follow(
-	name => 'wal2json',
-	slot => 'cdc_wal2json',
-	start => sub {
-		$w2j = IPC::Run::start(
-			[
-				'pg_recvlogical', '-d', $pub->connstr('postgres'),
-				'-S', 'cdc_wal2json', '--start', '-f', $w2j_file,
-				'-o', 'format-version=2', '-F', '1', '-s', '1'
-			],
-			'>', \$w2j_out, '2>', \$w2j_err);
-	},
-	stop => sub {
-		$w2j->signal('INT');
-		$w2j->finish;
-		recvlogical_errors('wal2json', $w2j_err);
-	},
-	output => sub {
-		my ($tag) = @_;
-		return wait_for_file($w2j_file, qq{"table":"cdc_rows"})
-		  && wait_for_file($w2j_file, $tag);
-	});
+SKIP:
+{
+	skip 'wal2json is not installed (postgresql-15-wal2json)', 1
+	  unless $installed{wal2json};
+	my $w2j_file = $PostgreSQL::Test::Utils::tmp_check . '/wal2json.out';
+	my ($w2j_out, $w2j_err) = ('', '');
+	sql("SELECT pg_create_logical_replication_slot('cdc_wal2json', 'wal2json')");
+	follow(
+		name => 'wal2json',
+		slot => 'cdc_wal2json',
+		start => sub {
+			$w2j = IPC::Run::start(
+				[
+					'pg_recvlogical', '-d', $pub->connstr('postgres'),
+					'-S', 'cdc_wal2json', '--start', '-f', $w2j_file,
+					'-o', 'format-version=2', '-F', '1', '-s', '1', '-n'
+				],
+				'>', \$w2j_out, '2>', \$w2j_err);
+		},
+		stop => sub {
+			$w2j->signal('INT');
+			$w2j->finish;
+			recvlogical_errors('wal2json', $w2j_err);
+		},
+		output => sub {
+			my ($tag) = @_;
+			return wait_for_file($w2j_file, qq{"table":"cdc_rows"})
+			  && wait_for_file($w2j_file, $tag);
+		});
+}
 
 # ---- decoderbufs (Debezium) through pg_recvlogical ----
 
-my $dbufs_file = $PostgreSQL::Test::Utils::tmp_check . '/decoderbufs.out';
-my ($dbufs, $dbufs_out, $dbufs_err) = (undef, '', '');
-sql("SELECT pg_create_logical_replication_slot('cdc_decoderbufs', 'decoderbufs')");
-follow(
-	name => 'decoderbufs',
-	slot => 'cdc_decoderbufs',
-	start => sub {
-		$dbufs = IPC::Run::start(
-			[
-				'pg_recvlogical', '-d', $pub->connstr('postgres'),
-				'-S', 'cdc_decoderbufs', '--start', '-f', $dbufs_file,
-				'-F', '1', '-s', '1'
-			],
-			'>', \$dbufs_out, '2>', \$dbufs_err);
-	},
-	stop => sub {
-		$dbufs->signal('INT');
-		$dbufs->finish;
-		recvlogical_errors('decoderbufs', $dbufs_err);
-	},
-	output => sub {
-		# protobuf carries strings as they are
-		my ($tag) = @_;
-		return wait_for_file($dbufs_file, 'cdc_rows')
-		  && wait_for_file($dbufs_file, $tag);
-	});
+SKIP:
+{
+	skip 'decoderbufs is not installed (postgresql-15-decoderbufs)', 1
+	  unless $installed{decoderbufs};
+	my $dbufs_file = $PostgreSQL::Test::Utils::tmp_check . '/decoderbufs.out';
+	my ($dbufs_out, $dbufs_err) = ('', '');
+	sql("SELECT pg_create_logical_replication_slot('cdc_decoderbufs', 'decoderbufs')");
+	follow(
+		name => 'decoderbufs',
+		slot => 'cdc_decoderbufs',
+		start => sub {
+			$dbufs = IPC::Run::start(
+				[
+					'pg_recvlogical', '-d', $pub->connstr('postgres'),
+					'-S', 'cdc_decoderbufs', '--start', '-f', $dbufs_file,
+					'-F', '1', '-s', '1', '-n'
+				],
+				'>', \$dbufs_out, '2>', \$dbufs_err);
+		},
+		stop => sub {
+			$dbufs->signal('INT');
+			$dbufs->finish;
+			recvlogical_errors('decoderbufs', $dbufs_err);
+		},
+		output => sub {
+			# protobuf carries strings as they are
+			my ($tag) = @_;
+			return wait_for_file($dbufs_file, 'cdc_rows')
+			  && wait_for_file($dbufs_file, $tag);
+		});
+}
 
 # ---- pgoutput: a subscriber, with an initial copy ----
 
