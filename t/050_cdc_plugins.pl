@@ -23,12 +23,18 @@ my $naptime_ms = 100;
 my $timeout = $PostgreSQL::Test::Utils::timeout_default;
 
 my $pub = PostgreSQL::Test::Cluster->new('publisher');
+
+# the plugins installed (Debian: postgresql-15-wal2json, postgresql-15-decoderbufs)
+my $pkglibdir = $pub->config_data('--pkglibdir');
+my %installed = map { $_ => -f "$pkglibdir/$_.so" } qw(wal2json decoderbufs);
+# decoderbufs' README asks for it to be preloaded (its _PG_init does
+# nothing; Debezium's users follow the README)
+my $preload = $installed{decoderbufs} ? 'walmon, decoderbufs' : 'walmon';
+
 $pub->init(allows_streaming => 'logical');
 $pub->append_conf(
 	'postgresql.conf', qq{
-# decoderbufs' README asks for it to be preloaded (its _PG_init does
-# nothing; Debezium's users follow the README)
-shared_preload_libraries = 'walmon, decoderbufs'
+shared_preload_libraries = '$preload'
 walmon.database = 'postgres'
 walmon.naptime = '${naptime_ms}ms'
 max_replication_slots = 20
@@ -155,10 +161,6 @@ if (sql(q{SELECT count(*) FROM pg_settings WHERE name = 'output_plugin_libraries
 		q{SELECT current_setting('output_plugin_libraries') = 'pgoutput, test_decoding, wal2json, decoderbufs'})
 	  or die 'output_plugin_libraries was not reloaded';
 }
-
-# the plugins installed (Debian: postgresql-15-wal2json, postgresql-15-decoderbufs)
-my $pkglibdir = $pub->config_data('--pkglibdir');
-my %installed = map { $_ => -f "$pkglibdir/$_.so" } qw(wal2json decoderbufs);
 
 sql('CREATE EXTENSION walmon');
 $pub->wait_for_log(qr/walmon worker is refreshing replication slots/);
