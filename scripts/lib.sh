@@ -20,6 +20,10 @@ walmon_install_deps() {
 	[ -x "/usr/lib/postgresql/$WALMON_PG_MAJOR/bin/postgres" ] || want+=("postgresql-$WALMON_PG_MAJOR")
 	[ -d "/usr/include/postgresql/$WALMON_PG_MAJOR/server" ] || want+=("postgresql-server-dev-$WALMON_PG_MAJOR")
 	perl -MIPC::Run -e1 2>/dev/null || want+=(libipc-run-perl)
+	# t/050_cdc_plugins.pl's output plugins, t/060_postgres_exporter.pl's exporter
+	[ -f "/usr/lib/postgresql/$WALMON_PG_MAJOR/lib/wal2json.so" ] || want+=("postgresql-$WALMON_PG_MAJOR-wal2json")
+	[ -f "/usr/lib/postgresql/$WALMON_PG_MAJOR/lib/decoderbufs.so" ] || want+=("postgresql-$WALMON_PG_MAJOR-decoderbufs")
+	command -v prometheus-postgres-exporter >/dev/null || want+=(prometheus-postgres-exporter)
 	[ -n "${PG_CONFIG:-}" ] && want=()	# a PostgreSQL of the caller's own
 	[ ${#want[@]} -eq 0 ] && return 0
 	[ "$(id -u)" -eq 0 ] || die "missing packages: ${want[*]} (install them as root)"
