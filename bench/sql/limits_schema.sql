@@ -1,0 +1,45 @@
+-- bench/sql/limits_schema.sql: the two "limits" the benchmark compares
+-- walmon_upsert with, in a schema of their own, "limits".  Run with psql
+-- variable :sources (the number of sources the throughput runs pick from)
+-- after walmon's wal_monitor holds those sources' rows.
+--
+-- limits.wal_monitor: a copy of walmon's wal_monitor with the same columns,
+-- defaults, storage parameters (fillfactor) and indexes (its primary key on
+-- id, its unique constraint on source_id) but none of what walmon adds on
+-- top of a plain table: no CHECK constraints, no foreign key to
+-- walmon_source, no triggers.  It is built from the live table (LIKE and
+-- pg_class.reloptions), so it follows walmon's schema when that changes.
+-- bare_update.sql runs on it the UPDATE walmon runs for an existing row.
+--
+-- limits.counter: the smallest write transaction there is, a HOT update of
+-- one int by primary key on a 100-row table (counter_update.sql).
+
+CREATE SCHEMA limits;
+
+CREATE TABLE limits.wal_monitor
+	(LIKE wal_monitor INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING INDEXES);
+
+DO $$
+DECLARE
+	opts text;
+BEGIN
+	SELECT pg_catalog.array_to_string(reloptions, ', ') INTO opts
+	FROM pg_catalog.pg_class WHERE oid = 'wal_monitor'::regclass;
+	IF opts IS NOT NULL THEN
+		EXECUTE format('ALTER TABLE limits.wal_monitor SET (%s)', opts);
+	END IF;
+END
+$$;
+
+-- the rows walmon_upsert left in wal_monitor, ids included
+INSERT INTO limits.wal_monitor OVERRIDING SYSTEM VALUE
+SELECT * FROM wal_monitor WHERE source_id BETWEEN 1 AND :sources;
+
+CREATE TABLE limits.counter (
+	id integer PRIMARY KEY,
+	n integer NOT NULL DEFAULT 0
+) WITH (fillfactor = 50);
+
+INSERT INTO limits.counter (id) SELECT g FROM generate_series(1, 100) AS g;
+
+VACUUM ANALYZE limits.wal_monitor, limits.counter;
