@@ -426,6 +426,8 @@ walmon_upsert_batch(PG_FUNCTION_ARGS)
 	int			kept;
 	int			bad;
 	Tuplestorestate *tupstore;
+	MemoryContext batchcxt;
+	MemoryContext oldcxt;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -439,6 +441,15 @@ walmon_upsert_batch(PG_FUNCTION_ARGS)
 				 errhint("Pass an array of objects, for example '[{\"source_id\": 1, \"wal_lsn\": \"0/16B3748\"}]'.")));
 
 	tupstore = walmon_materialize(fcinfo);
+
+	/*
+	 * Everything the call builds lives in a context of its own, freed
+	 * before the rows are returned; the argument itself is freed (when it
+	 * was detoasted) as soon as every element is parsed.
+	 */
+	batchcxt = AllocSetContextCreate(CurrentMemoryContext, "walmon batch",
+									 ALLOCSET_DEFAULT_SIZES);
+	oldcxt = MemoryContextSwitchTo(batchcxt);
 
 	n = JB_ROOT_COUNT(monitors);
 	u = palloc_array(WalmonUpsert, Max(n, 1));
@@ -467,6 +478,8 @@ walmon_upsert_batch(PG_FUNCTION_ARGS)
 		PG_END_TRY();
 	}
 
+	PG_FREE_IF_COPY(monitors, 0);
+
 	/*
 	 * Sort by source_id, keeping only the last element of each source;
 	 * pos[k] stays the array index of sorted[k], for error messages.
@@ -492,6 +505,8 @@ walmon_upsert_batch(PG_FUNCTION_ARGS)
 		walmon_report_unregistered(DatumGetInt32(sorted[bad].values[WALMON_ARG_SOURCE_ID]),
 								   pos[bad]);
 
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(batchcxt);
 	return (Datum) 0;
 }
 

@@ -144,10 +144,14 @@ walmon_history_trigger(PG_FUNCTION_ARGS)
 	walmon_json_text(&payload, "new_status", TextDatumGetCString(ev.new_status));
 	if (!ev.error_message_isnull)
 	{
-		error_message = TextDatumGetCString(ev.error_message);
-		if (strlen(error_message) > WALMON_ALERT_MAX_ERROR)
-			error_message[pg_mbcliplen(error_message, strlen(error_message),
-									   WALMON_ALERT_MAX_ERROR)] = '\0';
+		/* only the start of a long message is read from its toast */
+		text	   *start = (text *) PG_DETOAST_DATUM_SLICE(ev.error_message, 0,
+															WALMON_ALERT_MAX_ERROR + 1);
+		int			len = VARSIZE_ANY_EXHDR(start);
+
+		if (len > WALMON_ALERT_MAX_ERROR)
+			len = pg_mbcliplen(VARDATA_ANY(start), len, WALMON_ALERT_MAX_ERROR);
+		error_message = pnstrdup(VARDATA_ANY(start), len);
 	}
 	walmon_json_text(&payload, "error_message", error_message);
 	walmon_json_text(&payload, "wal_lsn", ev.wal_lsn_isnull ? NULL :

@@ -44,6 +44,7 @@
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
@@ -67,6 +68,8 @@
 #include "tcop/dest.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/typcache.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
@@ -158,6 +161,12 @@ static const StoreColumnSpec store_columns[] = {
 	{REL_METRICS, "status", TEXTOID, WALMON_VERSION_1_0},
 };
 
+/*
+ * A batch of up to this many elements is written one element at a time: as
+ * fast for so few, and without copying any value into arrays.
+ */
+#define WALMON_BATCH_ONE_BY_ONE 8
+
 /* the unique constraint on wal_monitor(source_id) the upserts rely on */
 #define WALMON_UNIQUE_SOURCE "unique_source_wal"
 
@@ -248,7 +257,7 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 		" replication_lag_bytes = $7, status = $8, error_message = $9,"
 		" updated_at = pg_catalog.now()"
 		" WHERE w.source_id OPERATOR(pg_catalog.=) $1"
-		" RETURNING w",
+		" RETURNING w.*",
 		WALMON_UPSERT_NARGS, UPSERT_ARGTYPES
 	},
 
@@ -267,7 +276,7 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 		" WHERE s.id OPERATOR(pg_catalog.=) $1"
 		" ON CONFLICT ON CONSTRAINT " WALMON_UNIQUE_SOURCE " DO UPDATE SET"
 		UPSERT_SET_LIST("excluded.")
-		" RETURNING w",
+		" RETURNING w.*",
 		WALMON_UPSERT_NARGS, UPSERT_ARGTYPES
 	},
 
@@ -287,7 +296,7 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 		"UPDATE @monitor@ AS w SET"
 		" status = $2, error_message = $3, updated_at = pg_catalog.now()"
 		" WHERE w.source_id OPERATOR(pg_catalog.=) $1"
-		" RETURNING w",
+		" RETURNING w.*",
 		3, {INT4OID, TEXTOID, TEXTOID}
 	},
 
@@ -391,7 +400,7 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 		" ORDER BY u.source_id USING OPERATOR(pg_catalog.<)"
 		" ON CONFLICT ON CONSTRAINT " WALMON_UNIQUE_SOURCE " DO UPDATE SET"
 		UPSERT_SET_LIST("excluded.")
-		" RETURNING w",
+		" RETURNING w.*",
 		WALMON_UPSERT_NARGS + 1, BATCH_ARGTYPES
 	},
 
@@ -1089,6 +1098,13 @@ store_sql(WalmonQuery q)
  * PostgreSQL invalidated it: its text names relations, and a plan that is
  * analysed again must be analysed from names written from the OIDs now.
  * Must be called inside store_begin/store_end.
+ *
+ * The plans are generic from the first execution: every statement is a
+ * lookup by key or a scan whose shape does not depend on the values, so
+ * the custom plans the plan cache would otherwise make for the first five
+ * executions cost planning time and nothing else, and planning a custom
+ * plan copies every parameter into the plan as a constant (a 50 MB error
+ * message, twice).
  */
 static SPIPlanPtr
 store_plan(WalmonQuery q)
@@ -1105,7 +1121,8 @@ store_plan(WalmonQuery q)
 	(void) store_lookup(false);
 
 	sql = store_sql(q);
-	plan = SPI_prepare(sql, def->nargs, (Oid *) def->argtypes);
+	plan = SPI_prepare_cursor(sql, def->nargs, (Oid *) def->argtypes,
+							  CURSOR_OPT_GENERIC_PLAN);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
 			 sql, SPI_result_code_string(SPI_result));
@@ -1187,26 +1204,82 @@ store_put_rows(Tuplestorestate *tupstore)
 }
 
 /*
- * A DestReceiver that puts the whole-row values a statement returns
- * straight into the caller's tuplestore: a batch's rows are copied once,
- * and spill to disk past work_mem, instead of piling up in memory.
+ * A DestReceiver for statements that return whole rows of wal_monitor: it
+ * puts them straight into the caller's tuplestore (a batch's rows are
+ * copied once, and spill to disk past work_mem, instead of piling up in
+ * memory), or copies the one row into the caller's memory context.  SPI's
+ * own tuple table would hold another copy of every row.
  */
 typedef struct StoreRowReceiver
 {
 	DestReceiver pub;
-	Tuplestorestate *tupstore;
+	TupleDesc	rowdesc;		/* wal_monitor's row type, dropped columns too */
+	Tuplestorestate *tupstore;	/* or: */
+	MemoryContext cxt;			/* where to build the single row */
+	Datum		row;
 	uint64		count;
+	Datum	   *values;
+	bool	   *nulls;
 } StoreRowReceiver;
 
+/*
+ * The statements return wal_monitor's columns (RETURNING w.*), which come
+ * straight from the row just written: a long value is still the one the
+ * caller passed, not yet toasted.  A whole-row value (RETURNING w) would
+ * flatten the toasted row into two more copies of it.  The row is built
+ * here, once, in the row type of wal_monitor, whose dropped columns
+ * RETURNING w.* leaves out; values that are toasted (a column the
+ * statement did not set) are detoasted, so that no row returned refers to
+ * the toast table.
+ */
 static bool
 store_receive_row(TupleTableSlot *slot, DestReceiver *self)
 {
 	StoreRowReceiver *r = (StoreRowReceiver *) self;
-	bool		isnull;
-	Datum		d = slot_getattr(slot, 1, &isnull);
+	TupleDesc	rowdesc = r->rowdesc;
+	int			k = 0;
 
-	if (!isnull)
-		store_put_row(r->tupstore, d);
+	slot_getallattrs(slot);
+	for (int i = 0; i < rowdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(rowdesc, i);
+
+		if (att->attisdropped)
+		{
+			r->values[i] = (Datum) 0;
+			r->nulls[i] = true;
+			continue;
+		}
+		if (k >= slot->tts_tupleDescriptor->natts)
+			elog(ERROR, "walmon statement returned too few columns");
+		r->values[i] = slot->tts_values[k];
+		r->nulls[i] = slot->tts_isnull[k];
+		if (!r->nulls[i] && att->attlen == -1 &&
+			VARATT_IS_EXTERNAL(DatumGetPointer(r->values[i])))
+			r->values[i] = PointerGetDatum(detoast_external_attr((struct varlena *)
+																  DatumGetPointer(r->values[i])));
+		k++;
+	}
+
+	if (r->tupstore != NULL)
+		tuplestore_putvalues(r->tupstore, rowdesc, r->values, r->nulls);
+	else
+	{
+		MemoryContext old;
+		HeapTuple	tuple;
+
+		/* one row per source: more means the uniqueness rule was broken */
+		if (r->count > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_CARDINALITY_VIOLATION),
+					 errmsg("walmon's table \"wal_monitor\" has more than one row for one source"),
+					 errhint("Remove the duplicates; the constraint \"" WALMON_UNIQUE_SOURCE "\" prevents them.")));
+		old = MemoryContextSwitchTo(r->cxt);
+		tuple = heap_form_tuple(rowdesc, r->values, r->nulls);
+		r->row = heap_copy_tuple_as_datum(tuple, rowdesc);
+		heap_freetuple(tuple);
+		MemoryContextSwitchTo(old);
+	}
 	r->count++;
 	return true;
 }
@@ -1222,12 +1295,13 @@ store_receiver_noop(DestReceiver *self)
 }
 
 /*
- * Execute a statement that returns whole rows of wal_monitor into
- * tupstore; returns how many rows it returned.
+ * Execute a statement that returns whole rows of wal_monitor, into
+ * tupstore or, when tupstore is NULL, into *row in the caller's memory
+ * context; returns how many rows it returned.
  */
 static uint64
 store_execute_into(WalmonQuery q, Datum *values, const bool *isnull,
-				   int expected, Tuplestorestate *tupstore)
+				   int expected, Tuplestorestate *tupstore, Datum *row)
 {
 	const WalmonQueryDef *def = &walmon_queries[q];
 	ParamListInfo params = makeParamList(def->nargs);
@@ -1252,15 +1326,30 @@ store_execute_into(WalmonQuery q, Datum *values, const bool *isnull,
 	receiver.pub.rDestroy = store_receiver_noop;
 	receiver.pub.mydest = DestNone;
 	receiver.tupstore = tupstore;
+	receiver.cxt = CurrentMemoryContext;
+	receiver.rowdesc = lookup_rowtype_tupdesc(get_rel_type_id(store.relids[REL_MONITOR]), -1);
+	receiver.values = palloc_array(Datum, receiver.rowdesc->natts);
+	receiver.nulls = palloc_array(bool, receiver.rowdesc->natts);
 
 	memset(&options, 0, sizeof(options));
 	options.params = params;
 	options.dest = (DestReceiver *) &receiver;
 
-	rc = SPI_execute_plan_extended(store_plan(q), &options);
+	{
+		MemoryContext old = MemoryContextSwitchTo(receiver.cxt);
+
+		rc = SPI_execute_plan_extended(store_plan(q), &options);
+		MemoryContextSwitchTo(old);
+	}
 	if (rc != expected)
 		elog(ERROR, "unexpected SPI result %s for walmon statement %d",
 			 SPI_result_code_string(rc), (int) q);
+	if (row != NULL)
+		*row = receiver.row;
+	ReleaseTupleDesc(receiver.rowdesc);
+	pfree(receiver.values);
+	pfree(receiver.nulls);
+	pfree(params);
 	return receiver.count;
 }
 
@@ -1270,42 +1359,20 @@ store_execute_into(WalmonQuery q, Datum *values, const bool *isnull,
  */
 
 /*
- * Upsert one monitor row inside an open store call; returns the number of
- * rows written (0 only when the source is not registered).
+ * Upsert one monitor row inside an open store call, its row going into
+ * tupstore or *row (see store_execute_into); returns the number of rows
+ * written (0 only when the source is not registered).
  */
 static int
-store_upsert_one(const WalmonUpsert *u)
+store_upsert_one(const WalmonUpsert *u, Tuplestorestate *tupstore, Datum *row)
 {
 	Datum	   *values = (Datum *) u->values;
 
-	if (store_execute(Q_UPSERT_UPDATE, values, u->isnull,
-					  SPI_OK_UPDATE_RETURNING) > 0)
+	if (store_execute_into(Q_UPSERT_UPDATE, values, u->isnull,
+						   SPI_OK_UPDATE_RETURNING, tupstore, row) > 0)
 		return 1;
-	return store_execute(Q_UPSERT_INSERT, values, u->isnull,
-						 SPI_OK_INSERT_RETURNING);
-}
-
-/*
- * The row the last statement returned, in the caller's memory context.
- * More than one means walmon's uniqueness rule was broken behind its back.
- */
-static Datum
-store_single_row(int32 source_id)
-{
-	bool		isnull;
-	Datum		result;
-
-	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_CARDINALITY_VIOLATION),
-				 errmsg("walmon's table \"wal_monitor\" has more than one row for source %d",
-						source_id),
-				 errhint("Remove the duplicates; the constraint \"" WALMON_UNIQUE_SOURCE "\" prevents them.")));
-	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-						   &isnull);
-	if (isnull)
-		elog(ERROR, "walmon statement returned a null row");
-	return SPI_datumTransfer(result, false, -1);
+	return (int) store_execute_into(Q_UPSERT_INSERT, values, u->isnull,
+									SPI_OK_INSERT_RETURNING, tupstore, row);
 }
 
 /*
@@ -1316,13 +1383,17 @@ store_single_row(int32 source_id)
 Datum
 walmon_store_upsert(const WalmonUpsert *u, bool *registered)
 {
+	MemoryContext caller = CurrentMemoryContext;
 	WalmonStoreCall call;
 	Datum		result = (Datum) 0;
 
 	store_begin(&call);
-	*registered = store_upsert_one(u) > 0;
-	if (*registered)
-		result = store_single_row(DatumGetInt32(u->values[WALMON_ARG_SOURCE_ID]));
+	{
+		MemoryContext old = MemoryContextSwitchTo(caller);
+
+		*registered = store_upsert_one(u, NULL, &result) > 0;
+		MemoryContextSwitchTo(old);
+	}
 	store_end(&call);
 
 	return result;
@@ -1374,17 +1445,23 @@ walmon_store_upsert_many(const WalmonUpsert *u, int n,
 	WalmonStoreCall call;
 	Datum		args[WALMON_UPSERT_NARGS + 1];
 	int			missing = -1;
-	uint64		written;
+	uint64		written = 0;
+	Datum		ids;
+	Datum	   *elems;
 
 	if (n == 0)
 		return -1;
 
-	store_batch_arrays(u, n, args);
+	elems = palloc_array(Datum, n);
+	for (int i = 0; i < n; i++)
+		elems[i] = u[i].values[WALMON_ARG_SOURCE_ID];
+	ids = store_make_array(elems, NULL, n, INT4OID);
+	pfree(elems);
 
 	store_begin(&call);
 
 	/* both lists are sorted: the first element not in the result */
-	store_execute(Q_BATCH_REGISTERED, args, NULL, SPI_OK_SELECT);
+	store_execute(Q_BATCH_REGISTERED, &ids, NULL, SPI_OK_SELECT);
 	if ((int) SPI_processed < n)
 	{
 		int			r = 0;
@@ -1405,17 +1482,31 @@ walmon_store_upsert_many(const WalmonUpsert *u, int n,
 	}
 	SPI_freetuptable(SPI_tuptable);
 
-	if (missing < 0)
+	if (missing < 0 && n <= WALMON_BATCH_ONE_BY_ONE)
 	{
-		/* the store was bound by store_begin: the sequence is current */
+		/*
+		 * A few elements: one upsert each, in source_id order, which takes
+		 * the locks in that order too, and copies no value into arrays.
+		 */
+		for (int i = 0; i < n && missing < 0; i++)
+		{
+			if (store_upsert_one(&u[i], tupstore, NULL) == 0)
+				missing = i;	/* dropped meanwhile */
+		}
+	}
+	else if (missing < 0)
+	{
+		store_batch_arrays(u, n, args);
 		args[WALMON_UPSERT_NARGS] = ObjectIdGetDatum(store.relids[REL_MONITOR_SEQ]);
 		written = store_execute_into(Q_BATCH_UPSERT, args, NULL,
-									 SPI_OK_INSERT_RETURNING, tupstore);
+									 SPI_OK_INSERT_RETURNING, tupstore, NULL);
+		for (int i = 0; i < WALMON_UPSERT_NARGS; i++)
+			pfree(DatumGetPointer(args[i]));
 
 		/* a source dropped meanwhile: find which (the error undoes all) */
 		if (written < (uint64) n)
 		{
-			store_execute(Q_BATCH_REGISTERED, args, NULL, SPI_OK_SELECT);
+			store_execute(Q_BATCH_REGISTERED, &ids, NULL, SPI_OK_SELECT);
 			missing = 0;
 			for (int i = 0, r = 0; i < n; i++, r++)
 			{
@@ -1465,6 +1556,7 @@ Datum
 walmon_store_set_status(int32 source_id, Datum status, Datum error_message,
 						bool error_isnull, bool *found)
 {
+	MemoryContext caller = CurrentMemoryContext;
 	WalmonStoreCall call;
 	Datum		values[3];
 	bool		isnull[3] = {false, false, error_isnull};
@@ -1475,10 +1567,13 @@ walmon_store_set_status(int32 source_id, Datum status, Datum error_message,
 	values[2] = error_message;
 
 	store_begin(&call);
-	*found = store_execute(Q_SET_STATUS, values, isnull,
-						   SPI_OK_UPDATE_RETURNING) > 0;
-	if (*found)
-		result = store_single_row(source_id);
+	{
+		MemoryContext old = MemoryContextSwitchTo(caller);
+
+		*found = store_execute_into(Q_SET_STATUS, values, isnull,
+									SPI_OK_UPDATE_RETURNING, NULL, &result) > 0;
+		MemoryContextSwitchTo(old);
+	}
 	store_end(&call);
 
 	return result;
