@@ -11,15 +11,153 @@
 --
 
 --
--- The overview: every reader copes with any timestamp a row may hold,
--- including an infinite one stored by a plain UPDATE (walmon's functions
--- refuse them).
+-- Sources: auto_registered marks those the refresh registered by itself for
+-- a slot (removed walmon.missing_slot_retention after their slot is gone);
+-- in 1.0 such sources were named after their slot.  server names the
+-- foreign server of walmon_fdw whose slot the source follows (NULL: a
+-- local slot); a slot name is unique per server.
+--
+ALTER TABLE @extschema@.walmon_source
+	ADD COLUMN server name,
+	ADD COLUMN auto_registered boolean NOT NULL DEFAULT false;
+
+UPDATE @extschema@.walmon_source
+SET auto_registered = true
+WHERE slot_name IS NOT NULL AND name OPERATOR(pg_catalog.=) slot_name::pg_catalog.text;
+
+ALTER TABLE @extschema@.walmon_source
+	DROP CONSTRAINT walmon_source_slot_name_key,
+	ADD CONSTRAINT walmon_source_server_slot_key UNIQUE (server, slot_name),
+	ADD CONSTRAINT walmon_source_server_check CHECK (server IS NULL OR slot_name IS NOT NULL);
+
+CREATE UNIQUE INDEX walmon_source_local_slot_key
+	ON @extschema@.walmon_source (slot_name) WHERE server IS NULL;
+
+--
+-- Slots whose auto-registered source was dropped: the refresh does not
+-- register them again until the slot is gone (and, maybe, created anew).
+--
+CREATE TABLE @extschema@.walmon_ignored_slot (
+	server name,
+	slot_name name NOT NULL,
+	ignored_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+CREATE UNIQUE INDEX walmon_ignored_slot_key
+	ON @extschema@.walmon_ignored_slot
+	(COALESCE(server, ''::pg_catalog.name), slot_name);
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.walmon_ignored_slot', '');
+REVOKE ALL ON TABLE @extschema@.walmon_ignored_slot FROM PUBLIC;
+GRANT SELECT ON TABLE @extschema@.walmon_ignored_slot TO pg_monitor;
+
+--
+-- Time-aware columns of slot-bound rows (contract section 8).  The lag in
+-- seconds and the forecast are as of updated_at: a row is rewritten only
+-- when something else changed, and readers (walmon_overview,
+-- walmon_prometheus()) add the time since for a slot that has not moved.
+--
+ALTER TABLE @extschema@.wal_monitor
+	ADD COLUMN replication_lag_seconds double precision,
+	ADD COLUMN seconds_to_invalidation double precision,
+	ADD COLUMN xmin_age integer,
+	ADD COLUMN catalog_xmin_age integer,
+	ADD COLUMN conflicting boolean,
+	ADD COLUMN failover boolean,
+	ADD COLUMN synced boolean,
+	ADD COLUMN invalidation_reason text;
+
+--
+-- walmon_add_source gains server (contract section 9).  A signature change
+-- is a new function: the grants of the old one are carried over.
+--
+ALTER FUNCTION @extschema@.walmon_add_source(text, name, integer)
+	RENAME TO walmon_add_source_1_0;
+
+CREATE FUNCTION @extschema@.walmon_add_source(
+	name text,
+	slot_name name DEFAULT NULL,
+	id integer DEFAULT NULL,
+	server name DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'walmon_add_source'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION @extschema@.walmon_add_source(text, name, integer, name) IS
+'Register a source, optionally bound to a replication slot (of a remote server of walmon_fdw) and with an id of its own; returns its id';
+
+REVOKE ALL ON FUNCTION @extschema@.walmon_add_source(text, name, integer, name) FROM PUBLIC;
+
+DO $$
+DECLARE
+	r pg_catalog.name;
+BEGIN
+	FOR r IN
+		SELECT g.rolname
+		FROM pg_catalog.pg_proc AS p, pg_catalog.aclexplode(p.proacl) AS a,
+			pg_catalog.pg_roles AS g
+		WHERE p.oid OPERATOR(pg_catalog.=) '@extschema@.walmon_add_source_1_0(text, name, integer)'::pg_catalog.regprocedure
+		  AND a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE'
+		  AND a.grantee OPERATOR(pg_catalog.<>) p.proowner
+		  AND g.oid OPERATOR(pg_catalog.=) a.grantee
+	LOOP
+		EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %I',
+			'@extschema@.walmon_add_source(text, name, integer, name)'::pg_catalog.regprocedure, r);
+	END LOOP;
+END $$;
+
+DROP FUNCTION @extschema@.walmon_add_source_1_0(text, name, integer);
+
+--
+-- walmon_worker_status gains the WAL rate, the free space of pg_wal, the
+-- forecast of a full disk, the count of failed cycles, and what the
+-- effective WAL end is made of.  The overview depends on it.
 --
 DROP VIEW @extschema@.walmon_overview;
+DROP FUNCTION @extschema@.walmon_worker_status();
 
+CREATE FUNCTION @extschema@.walmon_worker_status(
+	OUT pid integer,
+	OUT database name,
+	OUT state text,
+	OUT started_at timestamptz,
+	OUT last_cycle_start timestamptz,
+	OUT last_cycle_end timestamptz,
+	OUT cycles bigint,
+	OUT rows_written bigint,
+	OUT last_error text,
+	OUT last_error_at timestamptz,
+	OUT in_recovery boolean,
+	OUT wal_end pg_catalog.pg_lsn,
+	OUT errors bigint,
+	OUT wal_rate_bytes_per_second double precision,
+	OUT wal_rate_15min_bytes_per_second double precision,
+	OUT pg_wal_free_bytes bigint,
+	OUT seconds_to_disk_full double precision,
+	OUT wal_trail_bytes bigint,
+	OUT wal_own_bytes bigint,
+	OUT wal_bookkeeping_bytes bigint,
+	OUT wal_scan_bytes bigint,
+	OUT wal_history_since timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'walmon_worker_status'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED ROWS 1;
+
+COMMENT ON FUNCTION @extschema@.walmon_worker_status() IS
+'The background worker''s state from shared memory: one row, or none when walmon is not in shared_preload_libraries';
+
+REVOKE ALL ON FUNCTION @extschema@.walmon_worker_status() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.walmon_worker_status() TO pg_monitor;
+
+--
+-- The overview, for people: the lag as an interval (growing with the clock
+-- for a slot that has not moved since the row was written) and the
+-- forecast in words, and the server of a remote slot.
+--
 CREATE VIEW @extschema@.walmon_overview AS
 SELECT s.id AS source_id,
 	s.name,
+	s.server,
 	s.slot_name,
 	w.status,
 	st.since AS status_since,
@@ -28,10 +166,32 @@ SELECT s.id AS source_id,
 	END AS in_status_for,
 	w.replication_lag_bytes AS lag_bytes,
 	pg_catalog.pg_size_pretty(w.replication_lag_bytes) AS lag,
+	CASE WHEN w.replication_lag_seconds OPERATOR(pg_catalog.>) 0::double precision
+			AND pg_catalog.isfinite(w.updated_at)
+		THEN pg_catalog.date_trunc('second', pg_catalog.make_interval(secs =>
+			w.replication_lag_seconds OPERATOR(pg_catalog.+)
+			pg_catalog.date_part('epoch', pg_catalog.now() OPERATOR(pg_catalog.-) w.updated_at)))
+		WHEN w.replication_lag_seconds IS NOT NULL
+		THEN '0'::pg_catalog.interval
+	END AS lag_time,
 	CASE WHEN pg_catalog.isfinite(w.last_wal_received)
 		THEN pg_catalog.round(pg_catalog.date_part('epoch',
 			pg_catalog.now() OPERATOR(pg_catalog.-) w.last_wal_received)::pg_catalog.numeric, 3)
 	END AS seconds_since_wal,
+	w.retained_wal_bytes,
+	CASE WHEN w.seconds_to_invalidation IS NULL THEN NULL
+		WHEN w.seconds_to_invalidation OPERATOR(pg_catalog.<=) 0::double precision
+		THEN 'invalidation imminent'
+		ELSE 'invalidated in about ' OPERATOR(pg_catalog.||) CASE
+			WHEN w.seconds_to_invalidation OPERATOR(pg_catalog.<) 90::double precision
+			THEN pg_catalog.round(w.seconds_to_invalidation)::pg_catalog.text OPERATOR(pg_catalog.||) ' s'
+			WHEN w.seconds_to_invalidation OPERATOR(pg_catalog.<) 5400::double precision
+			THEN pg_catalog.round(w.seconds_to_invalidation OPERATOR(pg_catalog./) 60::double precision)::pg_catalog.text OPERATOR(pg_catalog.||) ' min'
+			WHEN w.seconds_to_invalidation OPERATOR(pg_catalog.<) 129600::double precision
+			THEN pg_catalog.round(w.seconds_to_invalidation OPERATOR(pg_catalog./) 3600::double precision)::pg_catalog.text OPERATOR(pg_catalog.||) ' h'
+			ELSE pg_catalog.round(w.seconds_to_invalidation OPERATOR(pg_catalog./) 86400::double precision)::pg_catalog.text OPERATOR(pg_catalog.||) ' days'
+		END
+	END AS forecast,
 	CASE WHEN s.slot_name IS NOT NULL AND ws.last_cycle_end IS NOT NULL
 		THEN ws.last_cycle_end ELSE w.updated_at END AS last_checked,
 	w.error_message
@@ -45,7 +205,7 @@ LEFT JOIN LATERAL (
 LEFT JOIN @extschema@.walmon_worker_status() AS ws ON true;
 
 COMMENT ON VIEW @extschema@.walmon_overview IS
-'One row per source: status and for how long, lag, seconds since WAL was last received, when it was last checked, and the error';
+'One row per source, for people: status and for how long, lag in bytes and in time, the forecast, when it was last checked, and the error';
 
 REVOKE ALL ON TABLE @extschema@.walmon_overview FROM PUBLIC;
 GRANT SELECT ON TABLE @extschema@.walmon_overview TO pg_monitor;

@@ -94,4 +94,37 @@
 	 (op) == XLOG_HEAP2_VISIBLE)
 #endif
 
+/* Privilege checks on a foreign server: one generic function from 16. */
+#if PG_VERSION_NUM >= 160000
+#define walmon_server_aclcheck(server, role, mode) \
+	object_aclcheck(ForeignServerRelationId, (server), (role), (mode))
+#else
+#define walmon_server_aclcheck(server, role, mode) \
+	pg_foreign_server_aclcheck((server), (role), (mode))
+#endif
+
+/*
+ * The relation a WAL record's block reference points to: a RelFileNode
+ * until 15, a RelFileLocator from 16.
+ */
+#if PG_VERSION_NUM >= 160000
+#define WALMON_RECORD_BLOCK(record, id, spc, db, rel) \
+	do { \
+		RelFileLocator walmon_rl_; \
+		XLogRecGetBlockTag((record), (id), &walmon_rl_, NULL, NULL); \
+		*(spc) = walmon_rl_.spcOid; \
+		*(db) = walmon_rl_.dbOid; \
+		*(rel) = walmon_rl_.relNumber; \
+	} while (0)
+#else
+#define WALMON_RECORD_BLOCK(record, id, spc, db, rel) \
+	do { \
+		RelFileNode walmon_rn_; \
+		XLogRecGetBlockTag((record), (id), &walmon_rn_, NULL, NULL); \
+		*(spc) = walmon_rn_.spcNode; \
+		*(db) = walmon_rn_.dbNode; \
+		*(rel) = walmon_rn_.relNode; \
+	} while (0)
+#endif
+
 #endif							/* WALMON_COMPAT_H */

@@ -4,16 +4,17 @@
  *		One cycle, the same whoever runs it: the background worker every
  *		walmon.naptime, walmon_refresh() in the calling session.  It turns
  *		the server's replication slots into the monitor rows of the sources
- *		bound to them, writes the rows that changed, and only those, then
- *		takes the samples and applies the retention (maintenance.c).  The
- *		caller has opened a transaction and pushed a snapshot; all SQL is in
+ *		bound to them, writes the rows that changed, and only those, removes
+ *		auto-registered sources whose slot has long been gone, then takes
+ *		the samples and applies the retention (maintenance.c).  The caller
+ *		has opened a transaction and pushed a snapshot; all SQL is in
  *		store.c.
  *
  * Writing nothing on an idle server
  * ---------------------------------
- * A row is written only when something other than a timestamp changed in
- * it.  That alone does not settle, because walmon's writes change what it
- * measures:
+ * A row is written only when something other than a timestamp, or a
+ * number derived from the clock, changed in it.  That alone does not
+ * settle, because walmon's writes change what it measures:
  *
  *	- they advance the WAL position, so the lag of every slot that is not
  *	  caught up grows by the size of walmon's own write;
@@ -30,39 +31,60 @@
  * the insert position (walend.c):
  *
  *	- E is the insert position as of the last WAL record that is neither
- *	  walmon's own nor bookkeeping.  At the start of a cycle, if the newest
+ *	  walmon's own nor bookkeeping within a small allowance.  If the newest
  *	  "important" record (GetLastImportantRecPtr(): every record but the
  *	  running-transactions snapshots and archive_timeout switches) is the
- *	  one E already accounted for (the marker), nothing happened: E stays,
- *	  at the cost of a few lock acquisitions.  If newer important records
- *	  exist, the WAL from the marker to the newest one is read: records of
- *	  walmon's own recent write transactions (their transaction id and the
- *	  WAL range they wrote into; their commit records by transaction id)
- *	  and bookkeeping records (checkpoints, snapshots, switches, hint-bit
- *	  images, pruning, vacuuming, freezing) leave E where it is; the first
- *	  other record ends the reading and E becomes the insert position.  On
- *	  a busy server that first record comes at once; the reading is long
- *	  only right after walmon wrote many rows, and then it is WAL that was
- *	  just written.  Reading the records, rather than comparing positions,
- *	  also catches someone else's write that lands in the middle of
- *	  walmon's own.
+ *	  one E already accounted for, nothing happened and E stays.  If newer
+ *	  important records exist, the WAL since is read: the records of
+ *	  walmon's own recent write transactions (by transaction id and the
+ *	  WAL range they wrote into) and the bookkeeping that maintains only
+ *	  walmon's own tables are walmon's own; other bookkeeping (checkpoints,
+ *	  snapshots, switches, hint-bit images, pruning, vacuuming, freezing,
+ *	  truncation) is counted, and E stays only while what was counted since
+ *	  E was set is at most WALMON_BOOKKEEPING_ALLOWANCE (64 kB).  Any other
+ *	  record, more bookkeeping than that, or more than
+ *	  WALMON_SCAN_MAX_BYTES (16 MB) to read moves E to the insert position.
+ *	  A VACUUM or a burst of switches therefore shows as lag within 64 kB.
  *	- Lag, retained WAL and the safe WAL size are computed against E, and
  *	  a slot's position is reported as min(slot position, E): a consumer
  *	  that received walmon's own WAL has not changed.
  *	- last_transaction_time is the latest commit's time unless that commit
- *	  is walmon's own; then the time already stored is kept.
- *	- Timestamps never cause a write by themselves: last_wal_received
- *	  changes only with wal_lsn, inactive_since only when the slot gains or
- *	  loses its consumer, updated_at only on rows written.
+ *	  is walmon's own; then the time already stored stands.
+ *	- Numbers derived from the clock (the lag in seconds, the forecast, the
+ *	  xmin ages) never cause a write by themselves: they are as of
+ *	  updated_at, and a status that depends on them is computed afresh.
  *	- autovacuum ANALYZE of wal_monitor writes pg_statistic, which is
  *	  foreign WAL; wal_monitor's autovacuum_analyze_scale_factor of 1 keeps
  *	  one cycle's writes from triggering the next ANALYZE.
  *
- * After some foreign activity, then, walmon writes the rows whose lag
- * changed once (twice when the activity overlapped walmon's own write),
- * and then nothing until the next foreign write.  The price: WAL that is
- * only bookkeeping (a lone CHECKPOINT, pg_switch_wal() or VACUUM) does not
- * show as lag until the next change of data.
+ * How far walmon's numbers may differ from PostgreSQL's
+ * -----------------------------------------------------
+ * For a local slot, against pg_replication_slots read in the same cycle,
+ * with T, the trail, the insert position minus E at that moment
+ * (walmon_worker_status().wal_trail_bytes):
+ *
+ *	- wal_lsn, wal_position: the view's position, or E when that is lower:
+ *	  at most T behind.
+ *	- replication_lag_bytes, retained_wal_bytes: the view's (insert
+ *	  position minus the slot's position) less at most T.
+ *	- safe_wal_size: the view's plus at most T; never positive while the
+ *	  view's wal_status is unreserved or lost.
+ *	- wal_status, conflicting, invalidation_reason, failover, synced: the
+ *	  view's.  status: ACTIVE only while a walsender streams from the slot.
+ *	- T is walmon's own WAL since E was set (wal_own_bytes), at most 64 kB
+ *	  of other bookkeeping (wal_bookkeeping_bytes), and what PostgreSQL
+ *	  writes after the last important record (running-transaction
+ *	  snapshots; archive_timeout's switch of a segment that walmon wrote
+ *	  last, up to the rest of that segment).
+ *	- replication_lag_seconds: now minus the time E passed wal_lsn, from
+ *	  walmon's samples of E (one per cycle in which E moved), interpolated
+ *	  between the two cycles around it: within one naptime of the truth,
+ *	  as of updated_at.  seconds_to_invalidation: safe_wal_size divided by
+ *	  the foreign WAL rate of the last minute, as of updated_at.  xmin_age
+ *	  and catalog_xmin_age: as of updated_at.
+ *
+ * A remote server's numbers are taken against that server's own WAL end:
+ * walmon writes nothing there, so they are the view's.
  *
  * Copyright (c) 2026, walmon developers
  *
@@ -73,14 +95,16 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/commit_ts.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "access/xlog_internal.h"
 #include "nodes/pg_list.h"
 #include "utils/guc.h"
-#include "utils/resowner.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "walmon.h"
@@ -96,14 +120,13 @@ static List *refresh_clashes_reported = NIL;
 static int	refresh_cmp_slot(const void *a, const void *b);
 static int	refresh_cmp_row(const void *a, const void *b);
 static int	refresh_cmp_source(const void *a, const void *b);
+static bool refresh_name_in(const char *name, char **names, int n);
 static WalmonSlotRow *refresh_register(const WalmonSlot *slots, int nslots,
-									   WalmonSlotRow *rows, int *nrows);
+									   WalmonSlotRow *rows, int *nrows,
+									   char **ignored, int nignored);
 static void refresh_report_clash(const char *slot_name);
 static bool refresh_slot_is_managed(const WalmonSlot *slot);
 static WalmonInt64 refresh_last_commit(const WalmonSlotRow *rows, int nrows);
-static void refresh_compute(const WalmonSlotRow *old, const WalmonSlot *slot,
-							XLogRecPtr wal_end, TimestampTz now,
-							WalmonInt64 last_commit, WalmonSlotRow *row);
 static bool refresh_changed(const WalmonSlotRow *old,
 							const WalmonSlotRow *row);
 
@@ -119,6 +142,22 @@ static inline WalmonInt64
 walmon_null(void)
 {
 	WalmonInt64 v = {0, true};
+
+	return v;
+}
+
+static inline WalmonFloat8
+walmon_float8(double value)
+{
+	WalmonFloat8 v = {value, false};
+
+	return v;
+}
+
+static inline WalmonFloat8
+walmon_float8_null(void)
+{
+	WalmonFloat8 v = {0, true};
 
 	return v;
 }
@@ -362,11 +401,20 @@ refresh_register_what(void *ctx, int i)
 	return psprintf("a source for replication slot \"%s\"", reg->names[i]);
 }
 
-/* the housekeeping of a cycle, as a RefreshWrite (ctx: the cycle's time) */
+/* the housekeeping of a cycle, as a RefreshWrite */
+typedef struct RefreshMaintenance
+{
+	TimestampTz now;
+	int32	   *written;		/* the monitor rows the cycle wrote */
+	int			nwritten;
+} RefreshMaintenance;
+
 static int
 refresh_maintenance(void *ctx, int first, int count)
 {
-	return walmon_maintenance(*(TimestampTz *) ctx);
+	RefreshMaintenance *m = (RefreshMaintenance *) ctx;
+
+	return walmon_maintenance(m->now, m->written, m->nwritten);
 }
 
 static char *
@@ -375,6 +423,70 @@ refresh_maintenance_what(void *ctx, int i)
 	return pstrdup("the samples and retention of wal_metrics and wal_monitor");
 }
 
+/* auto-registered sources whose slot is long gone, as a RefreshWrite */
+typedef struct RefreshForget
+{
+	int32	   *ids;
+} RefreshForget;
+
+static int
+refresh_forget_some(void *ctx, int first, int count)
+{
+	return walmon_store_forget_sources(((RefreshForget *) ctx)->ids + first,
+									   count);
+}
+
+static char *
+refresh_forget_what(void *ctx, int i)
+{
+	return psprintf("the removal of source %d, whose replication slot is gone",
+					((RefreshForget *) ctx)->ids[i]);
+}
+
+/* ignored slots that are gone, as a RefreshWrite */
+typedef struct RefreshUnignore
+{
+	char	  **names;
+} RefreshUnignore;
+
+static int
+refresh_unignore_some(void *ctx, int first, int count)
+{
+	return walmon_store_unignore(((RefreshUnignore *) ctx)->names + first,
+								 count);
+}
+
+static char *
+refresh_unignore_what(void *ctx, int i)
+{
+	return psprintf("the end of the exclusion of replication slot \"%s\"",
+					((RefreshUnignore *) ctx)->names[i]);
+}
+
+/* ----------------------------------------------------------------
+ * What a row is computed from
+ * ----------------------------------------------------------------
+ */
+typedef struct RefreshContext
+{
+	XLogRecPtr	wal_end;		/* E, or a remote server's own WAL end */
+	bool		local;			/* E is the effective foreign WAL end */
+	TimestampTz now;			/* the cycle's transaction start */
+	WalmonInt64 last_commit;
+	WalmonFloat8 rate;			/* foreign WAL bytes per second */
+	WalmonFloat8 seconds_to_disk_full;
+	bool		capped;			/* max_slot_wal_keep_size is set */
+	/* the history of wal_end, for the lag in seconds */
+	const WalmonWalSample *ring;
+	int			ring_size;
+	int			ring_next;
+	int			ring_count;
+} RefreshContext;
+
+static void refresh_compute(const RefreshContext *ctx,
+							const WalmonSlotRow *old, const WalmonSlot *slot,
+							WalmonSlotRow *row);
+
 /*
  * One cycle: everything the worker does every walmon.naptime and
  * walmon_refresh() does when called, in the caller's transaction, with
@@ -382,14 +494,13 @@ refresh_maintenance_what(void *ctx, int i)
  * says in *outcome whether the cycle ran.  With wait false, a cycle that
  * would have to wait for another one to finish is skipped.
  *
- * Every write of the cycle (sources registered, monitor rows, samples,
- * removals) happens between walmon_walend_open() and walmon_walend_close(),
- * so that the next cycle knows them as walmon's own.
+ * Every write of the cycle (sources registered or removed, monitor rows,
+ * samples, removals) happens between walmon_walend_open() and
+ * walmon_walend_close(), so that the next cycle knows them as walmon's own.
  */
 int
 walmon_cycle_run(bool wait, WalmonRefreshOutcome *outcome)
 {
-	XLogRecPtr	wal_end;
 	WalmonSlot *slots;
 	int			nslots;
 	WalmonSlotRow *rows;
@@ -398,10 +509,17 @@ walmon_cycle_run(bool wait, WalmonRefreshOutcome *outcome)
 	WalmonSlotRow *inserts;
 	int			nupdates = 0;
 	int			ninserts = 0;
-	TimestampTz now = GetCurrentTransactionStartTimestamp();
-	WalmonInt64 last_commit;
+	int32	   *forget;
+	int			nforget = 0;
+	char	  **ignored;
+	int			nignored;
+	char	  **unignore;
+	int			nunignore = 0;
+	RefreshContext ctx;
+	WalmonWalEndStatus ws;
 	int			written = 0;
 	int			nestlevel;
+	RefreshMaintenance maint;
 
 	/* a standby writes nothing; after promotion, start afresh */
 	if (RecoveryInProgress())
@@ -418,6 +536,9 @@ walmon_cycle_run(bool wait, WalmonRefreshOutcome *outcome)
 		case WALMON_REFRESH_NO_EXTENSION:
 			*outcome = WALMON_REFRESH_SKIPPED_NO_EXTENSION;
 			return 0;
+		case WALMON_REFRESH_OLD_VERSION:
+			*outcome = WALMON_REFRESH_SKIPPED_OLD_VERSION;
+			return 0;
 		case WALMON_REFRESH_BUSY:
 			*outcome = WALMON_REFRESH_SKIPPED_BUSY;
 			return 0;
@@ -433,7 +554,14 @@ walmon_cycle_run(bool wait, WalmonRefreshOutcome *outcome)
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
 							 true, 0, false);
 
-	wal_end = walmon_walend_begin();
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.now = GetCurrentTransactionStartTimestamp();
+	ctx.local = true;
+	ctx.wal_end = walmon_walend_begin(ctx.now);
+	ctx.capped = max_slot_wal_keep_size_mb >= 0;
+	walmon_walend_status(ctx.now, &ws);
+	ctx.rate = ws.rate;
+	ctx.seconds_to_disk_full = walmon_disk_full_seconds(ws.rate, NULL);
 	walmon_walend_open();
 
 	slots = walmon_store_read_slots(&nslots);
@@ -441,13 +569,15 @@ walmon_cycle_run(bool wait, WalmonRefreshOutcome *outcome)
 		qsort(slots, nslots, sizeof(WalmonSlot), refresh_cmp_slot);
 
 	rows = walmon_store_read_slot_rows(&nrows);
+	ignored = walmon_store_read_ignored(&nignored);
 	if (walmon_auto_register && nslots > 0)
-		rows = refresh_register(slots, nslots, rows, &nrows);
+		rows = refresh_register(slots, nslots, rows, &nrows, ignored, nignored);
 
-	last_commit = refresh_last_commit(rows, nrows);
+	ctx.last_commit = refresh_last_commit(rows, nrows);
 
 	updates = palloc_array(WalmonSlotRow, Max(nrows, 1));
 	inserts = palloc_array(WalmonSlotRow, Max(nrows, 1));
+	forget = palloc_array(int32, Max(nrows, 1));
 	for (int i = 0; i < nrows; i++)
 	{
 		const WalmonSlotRow *old = &rows[i];
@@ -459,11 +589,28 @@ walmon_cycle_run(bool wait, WalmonRefreshOutcome *outcome)
 			slot = bsearch(&key, slots, nslots, sizeof(WalmonSlot),
 						   refresh_cmp_slot);
 
-		refresh_compute(old, slot, wal_end, now, last_commit, &row);
+		refresh_compute(&ctx, old, slot, &row);
 		if (!old->has_row)
 			inserts[ninserts++] = row;
 		else if (refresh_changed(old, &row))
 			updates[nupdates++] = row;
+		else if (slot == NULL && old->auto_registered &&
+				 walmon_missing_slot_retention > 0 &&
+				 !old->updated_at.isnull &&
+				 old->updated_at.value <
+				 ctx.now - (TimestampTz) walmon_missing_slot_retention * USECS_PER_SEC)
+			forget[nforget++] = old->source_id;
+	}
+
+	/* excluded slots that are gone: one created anew is registered again */
+	unignore = palloc_array(char *, Max(nignored, 1));
+	for (int i = 0; i < nignored; i++)
+	{
+		WalmonSlot	key = {.name = ignored[i]};
+
+		if (nslots == 0 ||
+			bsearch(&key, slots, nslots, sizeof(WalmonSlot), refresh_cmp_slot) == NULL)
+			unignore[nunignore++] = ignored[i];
 	}
 
 	/*
@@ -483,9 +630,34 @@ walmon_cycle_run(bool wait, WalmonRefreshOutcome *outcome)
 		written += refresh_isolated(refresh_update_some, &upd, nupdates,
 									refresh_update_what);
 	}
+	if (nforget > 0)
+	{
+		RefreshForget f = {forget};
 
-	/* samples and retention, after the rows they sample */
-	(void) refresh_isolated(refresh_maintenance, &now, 1,
+		(void) refresh_isolated(refresh_forget_some, &f, nforget,
+								refresh_forget_what);
+	}
+	if (nunignore > 0)
+	{
+		RefreshUnignore u = {unignore};
+
+		(void) refresh_isolated(refresh_unignore_some, &u, nunignore,
+								refresh_unignore_what);
+	}
+
+	/*
+	 * Samples and retention, after the rows they sample; the rows written
+	 * now are sampled in this transaction when their last sample is old
+	 * enough, so that a change and its sample make one write.
+	 */
+	maint.now = ctx.now;
+	maint.written = palloc_array(int32, Max(nupdates + ninserts, 1));
+	maint.nwritten = 0;
+	for (int i = 0; i < ninserts; i++)
+		maint.written[maint.nwritten++] = inserts[i].source_id;
+	for (int i = 0; i < nupdates; i++)
+		maint.written[maint.nwritten++] = updates[i].source_id;
+	(void) refresh_isolated(refresh_maintenance, &maint, 1,
 							refresh_maintenance_what);
 
 	walmon_walend_close();
@@ -516,6 +688,18 @@ refresh_cmp_row(const void *a, const void *b)
 {
 	return strcmp(((const WalmonSlotRow *) a)->slot_name,
 				  ((const WalmonSlotRow *) b)->slot_name);
+}
+
+/* Whether name is one of names[0..n-1]. */
+static bool
+refresh_name_in(const char *name, char **names, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		if (strcmp(name, names[i]) == 0)
+			return true;
+	}
+	return false;
 }
 
 /*
@@ -566,12 +750,14 @@ refresh_slot_is_managed(const WalmonSlot *slot)
  * walmon.auto_register: register a source for every slot that no source
  * is bound to, named after the slot.  A slot whose name is the name of a
  * source bound to another slot, or to none, is not registered: walmon
- * never takes over a source someone else registered.  Returns the rows
+ * never takes over a source someone else registered.  Neither is a slot
+ * whose auto-registered source was dropped (walmon_ignored_slot), nor one
+ * PostgreSQL manages itself.  Returns the rows
  * with those of the new sources (which have no monitor row yet) added.
  */
 static WalmonSlotRow *
 refresh_register(const WalmonSlot *slots, int nslots, WalmonSlotRow *rows,
-				 int *nrows)
+				 int *nrows, char **ignored, int nignored)
 {
 	char	  **wanted = palloc_array(char *, nslots);
 	int			nwanted = 0;
@@ -587,7 +773,8 @@ refresh_register(const WalmonSlot *slots, int nslots, WalmonSlotRow *rows,
 	{
 		WalmonSlotRow key = {.slot_name = slots[i].name};
 
-		if (refresh_slot_is_managed(&slots[i]))
+		if (refresh_slot_is_managed(&slots[i]) ||
+			refresh_name_in(slots[i].name, ignored, nignored))
 			continue;
 		if (n == 0 ||
 			bsearch(&key, rows, n, sizeof(WalmonSlotRow), refresh_cmp_row) == NULL)
@@ -612,6 +799,7 @@ refresh_register(const WalmonSlot *slots, int nslots, WalmonSlotRow *rows,
 	{
 		all[n + i].source_id = reg.ids[i];
 		all[n + i].slot_name = registered[i];
+		all[n + i].auto_registered = true;
 		all[n + i].has_row = false;
 	}
 
@@ -697,14 +885,15 @@ refresh_last_commit(const WalmonSlotRow *rows, int nrows)
 
 /*
  * The reason a slot is invalidated, or NULL: wal_status "lost" on every
- * version, "conflicting" on 16, invalidation_reason from 17.
+ * version, "conflicting" on 16, invalidation_reason from 17 (from 18 also
+ * idle_timeout).
  */
 static const char *
 refresh_invalidation(const WalmonSlot *slot)
 {
 	if (slot->invalidation_reason != NULL)
 		return slot->invalidation_reason;
-	if (slot->conflicting)
+	if (!slot->conflicting.isnull && slot->conflicting.value)
 		return "conflict with recovery";
 	if (slot->wal_status != NULL && strcmp(slot->wal_status, "lost") == 0)
 		return "required WAL was removed";
@@ -735,23 +924,58 @@ refresh_safe_wal_size(XLogRecPtr restart_lsn, XLogRecPtr wal_end)
 }
 
 /*
+ * A duration for people, rounded so that it changes seldom: "45 s",
+ * "4 min", "3 h", "2 days".
+ */
+char *
+walmon_pretty_seconds(double seconds)
+{
+	if (seconds < 90)
+		return psprintf("%d s", (int) Max(seconds, 0));
+	if (seconds < 90 * 60)
+		return psprintf("%d min", (int) rint(seconds / 60));
+	if (seconds < 36 * 3600)
+		return psprintf("%d h", (int) rint(seconds / 3600));
+	return psprintf("%d days", (int) rint(seconds / 86400));
+}
+
+/* A rate of bytes for people, two significant digits: "12 MB/s". */
+char *
+walmon_pretty_rate(double bytes_per_second)
+{
+	static const char *const units[] = {"B", "kB", "MB", "GB", "TB"};
+	int			u = 0;
+
+	while (bytes_per_second >= 1000 && u < (int) lengthof(units) - 1)
+	{
+		bytes_per_second /= 1024;
+		u++;
+	}
+	if (bytes_per_second >= 10)
+		return psprintf("%d %s/s", (int) rint(bytes_per_second), units[u]);
+	return psprintf("%.1f %s/s", bytes_per_second, units[u]);
+}
+
+/*
  * Compute the monitor row of a source from its slot (NULL when the slot
  * does not exist) and its stored row (old).
  */
 static void
-refresh_compute(const WalmonSlotRow *old, const WalmonSlot *slot,
-				XLogRecPtr wal_end, TimestampTz now, WalmonInt64 last_commit,
-				WalmonSlotRow *row)
+refresh_compute(const RefreshContext *ctx, const WalmonSlotRow *old,
+				const WalmonSlot *slot, WalmonSlotRow *row)
 {
 	const char *invalidated;
 	int64		limit = (int64) walmon_lag_error_kb * 1024;
+	XLogRecPtr	wal_end = ctx->wal_end;
+	TimestampTz now = ctx->now;
 
 	memset(row, 0, sizeof(WalmonSlotRow));
 	row->source_id = old->source_id;
 	row->slot_name = old->slot_name;
+	row->auto_registered = old->auto_registered;
 	row->has_row = old->has_row;
 	row->replication_slot_name = old->slot_name;
-	row->last_transaction_time = last_commit;
+	row->last_transaction_time = ctx->last_commit;
 
 	if (slot == NULL)
 	{
@@ -763,14 +987,20 @@ refresh_compute(const WalmonSlotRow *old, const WalmonSlot *slot,
 			row->last_wal_received = old->last_wal_received;
 			row->replication_lag_bytes = old->replication_lag_bytes;
 			row->last_transaction_time = old->last_transaction_time;
+			row->replication_lag_seconds = old->replication_lag_seconds;
 		}
 		else
 		{
 			row->wal_lsn = row->wal_position = walmon_null();
 			row->last_wal_received = row->replication_lag_bytes = walmon_null();
+			row->replication_lag_seconds = walmon_float8_null();
 		}
 		row->retained_wal_bytes = row->safe_wal_size = walmon_null();
+		row->seconds_to_invalidation = walmon_float8_null();
+		row->xmin_age = row->catalog_xmin_age = walmon_null();
+		row->conflicting = row->failover = row->synced = walmon_null();
 		row->wal_status = NULL;
+		row->invalidation_reason = NULL;
 		row->inactive_since = (old->has_row && !old->inactive_since.isnull) ?
 			old->inactive_since : walmon_int64(now);
 		row->status = WALMON_STATUS_ERROR;
@@ -787,6 +1017,7 @@ refresh_compute(const WalmonSlotRow *old, const WalmonSlot *slot,
 		{
 			row->wal_lsn = row->wal_position = walmon_null();
 			row->replication_lag_bytes = walmon_null();
+			row->replication_lag_seconds = walmon_float8_null();
 		}
 		else
 		{
@@ -795,6 +1026,22 @@ refresh_compute(const WalmonSlotRow *old, const WalmonSlot *slot,
 			row->wal_lsn = walmon_int64((int64) lsn);
 			row->wal_position = walmon_int64((int64) lsn);
 			row->replication_lag_bytes = walmon_int64((int64) (wal_end - lsn));
+			row->replication_lag_seconds = ctx->local ?
+				walmon_walend_lag_seconds(lsn, wal_end, now) :
+				walmon_ring_lag_seconds(ctx->ring, ctx->ring_size,
+										ctx->ring_next, ctx->ring_count,
+										lsn, wal_end, now);
+
+			/*
+			 * Older than the samples go back (after a restart, say): the
+			 * time stored with the same position, plus the time since.
+			 */
+			if (row->replication_lag_seconds.isnull && old->has_row &&
+				walmon_int64_equal(old->wal_lsn, row->wal_lsn) &&
+				!old->replication_lag_seconds.isnull && !old->updated_at.isnull)
+				row->replication_lag_seconds =
+					walmon_float8(old->replication_lag_seconds.value +
+								  (double) (now - old->updated_at.value) / USECS_PER_SEC);
 		}
 	}
 
@@ -808,6 +1055,7 @@ refresh_compute(const WalmonSlotRow *old, const WalmonSlot *slot,
 		row->last_wal_received = walmon_int64(now);
 
 	/* what the slot holds back */
+	row->wal_status = slot->wal_status;
 	if (slot->restart_lsn.isnull)
 	{
 		row->retained_wal_bytes = walmon_null();
@@ -818,10 +1066,38 @@ refresh_compute(const WalmonSlotRow *old, const WalmonSlot *slot,
 		XLogRecPtr	restart = Min((XLogRecPtr) slot->restart_lsn.value, wal_end);
 
 		row->retained_wal_bytes = walmon_int64((int64) (wal_end - restart));
-		row->safe_wal_size = slot->safe_wal_size_isnull ? walmon_null() :
-			walmon_int64(refresh_safe_wal_size(restart, wal_end));
+		if (slot->safe_wal_size.isnull)
+			row->safe_wal_size = walmon_null();
+		else if (ctx->local)
+			row->safe_wal_size = walmon_int64(refresh_safe_wal_size(restart, wal_end));
+		else
+			row->safe_wal_size = slot->safe_wal_size;
+
+		/* no slot in danger ever looks safe */
+		if (!row->safe_wal_size.isnull && row->wal_status != NULL &&
+			(strcmp(row->wal_status, "unreserved") == 0 ||
+			 strcmp(row->wal_status, "lost") == 0))
+			row->safe_wal_size.value = Min(row->safe_wal_size.value, 0);
 	}
-	row->wal_status = slot->wal_status;
+
+	/* the forecast: how long until the slot is invalidated */
+	if (row->safe_wal_size.isnull)
+		row->seconds_to_invalidation = walmon_float8_null();
+	else if (row->safe_wal_size.value <= 0)
+		row->seconds_to_invalidation = walmon_float8(0);
+	else if (ctx->rate.isnull || ctx->rate.value <= 0)
+		row->seconds_to_invalidation = walmon_float8_null();
+	else
+		row->seconds_to_invalidation =
+			walmon_float8((double) row->safe_wal_size.value / ctx->rate.value);
+
+	/* the VACUUM horizon, and what 16 to 18 report */
+	row->xmin_age = slot->xmin_age;
+	row->catalog_xmin_age = slot->catalog_xmin_age;
+	row->conflicting = slot->conflicting;
+	row->failover = slot->failover;
+	row->synced = slot->synced;
+	row->invalidation_reason = slot->invalidation_reason;
 
 	/* inactive_since: null while a consumer is connected */
 	if (slot->active)
@@ -833,20 +1109,53 @@ refresh_compute(const WalmonSlotRow *old, const WalmonSlot *slot,
 	else
 		row->inactive_since = walmon_int64(now);
 
+	/*
+	 * The status, with the first reason for ERROR that applies.  Messages
+	 * hold no number that changes by itself (the forecast's is rounded), so
+	 * that a row in ERROR is not rewritten every cycle.
+	 */
+	row->status = WALMON_STATUS_ERROR;
 	invalidated = refresh_invalidation(slot);
 	if (invalidated != NULL)
-	{
-		row->status = WALMON_STATUS_ERROR;
 		row->error_message = psprintf("replication slot \"%s\" is invalidated: %s",
 									  slot->name, invalidated);
-	}
 	else if (limit > 0 && !row->replication_lag_bytes.isnull &&
 			 row->replication_lag_bytes.value > limit)
-	{
-		row->status = WALMON_STATUS_ERROR;
 		row->error_message = psprintf("replication lag of slot \"%s\" exceeds walmon.lag_error_bytes (" INT64_FORMAT " bytes)",
 									  slot->name, limit);
-	}
+	else if (walmon_lag_error_seconds > 0 &&
+			 !row->replication_lag_seconds.isnull &&
+			 row->replication_lag_seconds.value > walmon_lag_error_seconds)
+		row->error_message = psprintf("replication lag of slot \"%s\" exceeds walmon.lag_error_seconds (%d s)",
+									  slot->name, walmon_lag_error_seconds);
+	else if (walmon_forecast_error_seconds > 0 &&
+			 !row->seconds_to_invalidation.isnull &&
+			 row->seconds_to_invalidation.value < walmon_forecast_error_seconds)
+		row->error_message = row->seconds_to_invalidation.value <= 0 ?
+			psprintf("replication slot \"%s\" is about to be invalidated: it has no safe WAL left",
+					 slot->name) :
+			psprintf("replication slot \"%s\" will be invalidated in about %s at the current WAL rate of %s",
+					 slot->name,
+					 walmon_pretty_seconds(row->seconds_to_invalidation.value),
+					 walmon_pretty_rate(ctx->rate.value));
+	else if (walmon_forecast_error_seconds > 0 && !ctx->capped &&
+			 !ctx->seconds_to_disk_full.isnull &&
+			 ctx->seconds_to_disk_full.value < walmon_forecast_error_seconds &&
+			 !row->retained_wal_bytes.isnull && row->retained_wal_bytes.value > 0)
+		row->error_message = psprintf("the disk holding pg_wal will be full in about %s at the current WAL rate of %s, and replication slot \"%s\" retains WAL without max_slot_wal_keep_size",
+									  walmon_pretty_seconds(ctx->seconds_to_disk_full.value),
+									  walmon_pretty_rate(ctx->rate.value),
+									  slot->name);
+	else if (walmon_xmin_age_error > 0 &&
+			 ((!row->xmin_age.isnull && row->xmin_age.value > walmon_xmin_age_error) ||
+			  (!row->catalog_xmin_age.isnull &&
+			   row->catalog_xmin_age.value > walmon_xmin_age_error)))
+		row->error_message = psprintf("replication slot \"%s\" holds back VACUUM: its %s is older than walmon.xmin_age_error (%d transactions)",
+									  slot->name,
+									  (!row->xmin_age.isnull &&
+									   row->xmin_age.value > walmon_xmin_age_error) ?
+									  "xmin" : "catalog_xmin",
+									  walmon_xmin_age_error);
 	else
 	{
 		row->status = slot->active ? WALMON_STATUS_ACTIVE : WALMON_STATUS_IDLE;
@@ -856,8 +1165,12 @@ refresh_compute(const WalmonSlotRow *old, const WalmonSlot *slot,
 
 /*
  * Whether a computed row differs from the stored one in anything but its
- * timestamps.  inactive_since counts only by being null or not: whether a
- * consumer is connected.
+ * timestamps and the numbers that follow the clock (the lag in seconds,
+ * the forecast, the xmin ages: their status, which does count, is computed
+ * afresh).  inactive_since counts only by being null or not: whether a
+ * consumer is connected; the lag in seconds too.  The forecast does not
+ * count at all: its WAL rate falls to nothing a minute after the server
+ * went idle, and that must not make walmon write.
  */
 static bool
 refresh_changed(const WalmonSlotRow *old, const WalmonSlotRow *row)
@@ -867,9 +1180,14 @@ refresh_changed(const WalmonSlotRow *old, const WalmonSlotRow *row)
 		!walmon_int64_equal(old->replication_lag_bytes, row->replication_lag_bytes) ||
 		!walmon_int64_equal(old->retained_wal_bytes, row->retained_wal_bytes) ||
 		!walmon_int64_equal(old->safe_wal_size, row->safe_wal_size) ||
+		!walmon_int64_equal(old->conflicting, row->conflicting) ||
+		!walmon_int64_equal(old->failover, row->failover) ||
+		!walmon_int64_equal(old->synced, row->synced) ||
 		!walmon_text_equal(old->replication_slot_name, row->replication_slot_name) ||
 		!walmon_text_equal(old->status, row->status) ||
 		!walmon_text_equal(old->error_message, row->error_message) ||
 		!walmon_text_equal(old->wal_status, row->wal_status) ||
-		old->inactive_since.isnull != row->inactive_since.isnull;
+		!walmon_text_equal(old->invalidation_reason, row->invalidation_reason) ||
+		old->inactive_since.isnull != row->inactive_since.isnull ||
+		old->replication_lag_seconds.isnull != row->replication_lag_seconds.isnull;
 }

@@ -576,12 +576,15 @@ walmon_delete(PG_FUNCTION_ARGS)
 }
 
 /*
- * walmon_add_source(name, slot_name, id) returns integer
+ * walmon_add_source(name, slot_name, id, server) returns integer
+ *
+ * walmon 1.0 declares the function without server.
  */
 Datum
 walmon_add_source(PG_FUNCTION_ARGS)
 {
 	char	   *name;
+	bool		server_isnull;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -603,11 +606,25 @@ walmon_add_source(PG_FUNCTION_ARGS)
 				 errmsg("id must be positive"),
 				 errdetail("The value given was %d.", PG_GETARG_INT32(2))));
 
+	/* 1.1: a slot of a remote server, which the caller may use */
+	server_isnull = PG_NARGS() < 4 || PG_ARGISNULL(3);
+	if (!server_isnull)
+	{
+		if (PG_ARGISNULL(1))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("slot_name must not be null when server is given"),
+					 errhint("A source of a remote server follows one of its replication slots.")));
+		(void) walmon_remote_check_server(NameStr(*PG_GETARG_NAME(3)));
+	}
+
 	PG_RETURN_INT32(walmon_store_add_source(PG_GETARG_DATUM(0),
 											PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1),
 											PG_ARGISNULL(1),
 											PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2),
-											PG_ARGISNULL(2)));
+											PG_ARGISNULL(2),
+											server_isnull ? (Datum) 0 : PG_GETARG_DATUM(3),
+											server_isnull));
 }
 
 /*
@@ -657,11 +674,19 @@ walmon_refresh(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("extension \"walmon\" is not installed in this database"),
 				 errhint("Run CREATE EXTENSION walmon.")));
+	if (outcome == WALMON_REFRESH_SKIPPED_OLD_VERSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the installed version of extension \"walmon\" is older than its library"),
+				 errhint("Run ALTER EXTENSION walmon UPDATE.")));
 
 	PG_RETURN_INT32(rows);
 }
 
-/* the columns of walmon_worker_status() */
+/*
+ * The columns of walmon_worker_status(): 1.0's first, then 1.1's; an
+ * install of 1.0 declares only the first ones, and gets those.
+ */
 enum
 {
 	WS_PID,
@@ -676,6 +701,17 @@ enum
 	WS_LAST_ERROR_AT,
 	WS_IN_RECOVERY,
 	WS_WAL_END,
+	/* 1.1 */
+	WS_ERRORS,
+	WS_WAL_RATE,
+	WS_WAL_RATE_15MIN,
+	WS_PG_WAL_FREE,
+	WS_SECONDS_TO_DISK_FULL,
+	WS_WAL_TRAIL,
+	WS_WAL_OWN,
+	WS_WAL_BOOKKEEPING,
+	WS_WAL_SCAN,
+	WS_WAL_HISTORY_SINCE,
 	WS_NCOLUMNS
 };
 
@@ -684,6 +720,7 @@ enum
  *
  * The worker's state from shared memory: one row when walmon is preloaded,
  * none when it is not.  Times the worker has not reached yet are null.
+ * The WAL rate and the disk's free space are read now.
  */
 Datum
 walmon_worker_status(PG_FUNCTION_ARGS)
@@ -691,11 +728,21 @@ walmon_worker_status(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Tuplestorestate *tupstore = walmon_materialize(fcinfo);
 	WalmonWorkerStatus st;
+	WalmonWalEndStatus ws;
+	WalmonInt64 free_bytes;
+	WalmonFloat8 disk_full;
 	Datum		values[WS_NCOLUMNS];
 	bool		nulls[WS_NCOLUMNS];
+	int			natts = rsinfo->setDesc->natts;
 
 	if (!walmon_shmem_get_status(&st))
 		return (Datum) 0;
+	walmon_walend_status(GetCurrentTimestamp(), &ws);
+	disk_full = walmon_disk_full_seconds(ws.rate, &free_bytes);
+
+	if (natts > WS_NCOLUMNS)
+		elog(ERROR, "walmon_worker_status() is declared with %d columns, the library knows %d",
+			 natts, WS_NCOLUMNS);
 
 	memset(nulls, false, sizeof(nulls));
 	values[WS_PID] = Int32GetDatum((int32) st.pid);
@@ -717,8 +764,26 @@ walmon_worker_status(PG_FUNCTION_ARGS)
 	values[WS_LAST_ERROR_AT] = TimestampTzGetDatum(st.last_error_at);
 	nulls[WS_LAST_ERROR_AT] = st.last_error_at == 0;
 	values[WS_IN_RECOVERY] = BoolGetDatum(st.in_recovery);
-	values[WS_WAL_END] = LSNGetDatum(st.wal_end);
-	nulls[WS_WAL_END] = XLogRecPtrIsInvalid(st.wal_end);
+	values[WS_WAL_END] = LSNGetDatum(ws.wal_end);
+	nulls[WS_WAL_END] = XLogRecPtrIsInvalid(ws.wal_end);
+
+	values[WS_ERRORS] = Int64GetDatum(st.errors);
+	values[WS_WAL_RATE] = Float8GetDatum(ws.rate.value);
+	nulls[WS_WAL_RATE] = ws.rate.isnull;
+	values[WS_WAL_RATE_15MIN] = Float8GetDatum(ws.rate_15min.value);
+	nulls[WS_WAL_RATE_15MIN] = ws.rate_15min.isnull;
+	values[WS_PG_WAL_FREE] = Int64GetDatum(free_bytes.value);
+	nulls[WS_PG_WAL_FREE] = free_bytes.isnull;
+	values[WS_SECONDS_TO_DISK_FULL] = Float8GetDatum(disk_full.value);
+	nulls[WS_SECONDS_TO_DISK_FULL] = disk_full.isnull;
+	values[WS_WAL_TRAIL] = Int64GetDatum((int64) ws.trail_bytes);
+	values[WS_WAL_OWN] = Int64GetDatum((int64) ws.own_bytes);
+	values[WS_WAL_BOOKKEEPING] = Int64GetDatum((int64) ws.bookkeeping_bytes);
+	values[WS_WAL_SCAN] = Int64GetDatum((int64) ws.scan_bytes);
+	nulls[WS_WAL_TRAIL] = nulls[WS_WAL_OWN] = nulls[WS_WAL_BOOKKEEPING] =
+		nulls[WS_WAL_SCAN] = XLogRecPtrIsInvalid(ws.wal_end);
+	values[WS_WAL_HISTORY_SINCE] = TimestampTzGetDatum(ws.oldest_sample);
+	nulls[WS_WAL_HISTORY_SINCE] = ws.oldest_sample == 0;
 
 	tuplestore_putvalues(tupstore, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;

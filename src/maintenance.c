@@ -46,17 +46,28 @@ walmon_minutes_ago(TimestampTz now, int minutes)
 
 /*
  * The housekeeping of one cycle, at time now (the cycle's transaction
- * start); returns the rows it wrote or removed.
+ * start), after it wrote the monitor rows of sources changed[]; returns the
+ * rows it wrote or removed.
  */
 int
-walmon_maintenance(TimestampTz now)
+walmon_maintenance(TimestampTz now, const int32 *changed, int nchanged)
 {
 	bool		tick = now >= maintenance_next;
 	int			interval;
 	int			written = 0;
 
+	/*
+	 * Between two passes, the rows this cycle wrote are sampled now when
+	 * their last sample is a whole interval old: a change then costs one
+	 * write, not a second one at the next pass.
+	 */
+	if (!tick && nchanged > 0 && walmon_metrics_interval > 0)
+		written += walmon_store_sample_written(changed, nchanged,
+											   TimestampTzPlusMilliseconds(now,
+																		   -(int64) walmon_metrics_interval * 1000));
+
 	if (!tick && !maintenance_backlog)
-		return 0;
+		return written;
 
 	if (tick)
 	{

@@ -171,6 +171,8 @@ walmon_phase_name(WalmonWorkerPhase phase)
 			return "standby";
 		case WALMON_PHASE_DISABLED:
 			return "disabled";
+		case WALMON_PHASE_OLD_VERSION:
+			return "waiting for extension update";
 	}
 	return "unknown";
 }

@@ -46,10 +46,12 @@
 
 #include "access/detoast.h"
 #include "access/genam.h"
+#include "access/relation.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/dependency.h"
+#include "catalog/index.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_attribute.h"
@@ -92,6 +94,7 @@ typedef enum WalmonRel
 	REL_METRICS,
 	REL_SOURCE_SEQ,
 	REL_MONITOR_SEQ,
+	REL_IGNORED,				/* 1.1 */
 	WALMON_NUM_RELS
 } WalmonRel;
 
@@ -100,15 +103,17 @@ typedef struct StoreRelSpec
 	const char *name;
 	const char *token;			/* stands for its qualified name in SQL */
 	char		relkind;
+	int			since;			/* WALMON_VERSION_* */
 } StoreRelSpec;
 
 static const StoreRelSpec store_rels[WALMON_NUM_RELS] = {
-	[REL_SOURCE] = {"walmon_source", "@source@", RELKIND_RELATION},
-	[REL_MONITOR] = {"wal_monitor", "@monitor@", RELKIND_RELATION},
-	[REL_HISTORY] = {"wal_monitor_history", "@history@", RELKIND_RELATION},
-	[REL_METRICS] = {"wal_metrics", "@metrics@", RELKIND_RELATION},
-	[REL_SOURCE_SEQ] = {"walmon_source_id_seq", "@source_seq@", RELKIND_SEQUENCE},
-	[REL_MONITOR_SEQ] = {"wal_monitor_id_seq", "@monitor_seq@", RELKIND_SEQUENCE},
+	[REL_SOURCE] = {"walmon_source", "@source@", RELKIND_RELATION, WALMON_VERSION_1_0},
+	[REL_MONITOR] = {"wal_monitor", "@monitor@", RELKIND_RELATION, WALMON_VERSION_1_0},
+	[REL_HISTORY] = {"wal_monitor_history", "@history@", RELKIND_RELATION, WALMON_VERSION_1_0},
+	[REL_METRICS] = {"wal_metrics", "@metrics@", RELKIND_RELATION, WALMON_VERSION_1_0},
+	[REL_SOURCE_SEQ] = {"walmon_source_id_seq", "@source_seq@", RELKIND_SEQUENCE, WALMON_VERSION_1_0},
+	[REL_MONITOR_SEQ] = {"wal_monitor_id_seq", "@monitor_seq@", RELKIND_SEQUENCE, WALMON_VERSION_1_0},
+	[REL_IGNORED] = {"walmon_ignored_slot", "@ignored@", RELKIND_RELATION, WALMON_VERSION_1_1},
 };
 
 /*
@@ -128,6 +133,10 @@ static const StoreColumnSpec store_columns[] = {
 	{REL_SOURCE, "name", TEXTOID, WALMON_VERSION_1_0},
 	{REL_SOURCE, "slot_name", NAMEOID, WALMON_VERSION_1_0},
 	{REL_SOURCE, "created_at", TIMESTAMPTZOID, WALMON_VERSION_1_0},
+	{REL_SOURCE, "server", NAMEOID, WALMON_VERSION_1_1},
+	{REL_SOURCE, "auto_registered", BOOLOID, WALMON_VERSION_1_1},
+	{REL_IGNORED, "server", NAMEOID, WALMON_VERSION_1_1},
+	{REL_IGNORED, "slot_name", NAMEOID, WALMON_VERSION_1_1},
 
 	{REL_MONITOR, "id", INT4OID, WALMON_VERSION_1_0},
 	{REL_MONITOR, "source_id", INT4OID, WALMON_VERSION_1_0},
@@ -145,6 +154,14 @@ static const StoreColumnSpec store_columns[] = {
 	{REL_MONITOR, "wal_status", TEXTOID, WALMON_VERSION_1_0},
 	{REL_MONITOR, "safe_wal_size", INT8OID, WALMON_VERSION_1_0},
 	{REL_MONITOR, "inactive_since", TIMESTAMPTZOID, WALMON_VERSION_1_0},
+	{REL_MONITOR, "replication_lag_seconds", FLOAT8OID, WALMON_VERSION_1_1},
+	{REL_MONITOR, "seconds_to_invalidation", FLOAT8OID, WALMON_VERSION_1_1},
+	{REL_MONITOR, "xmin_age", INT4OID, WALMON_VERSION_1_1},
+	{REL_MONITOR, "catalog_xmin_age", INT4OID, WALMON_VERSION_1_1},
+	{REL_MONITOR, "conflicting", BOOLOID, WALMON_VERSION_1_1},
+	{REL_MONITOR, "failover", BOOLOID, WALMON_VERSION_1_1},
+	{REL_MONITOR, "synced", BOOLOID, WALMON_VERSION_1_1},
+	{REL_MONITOR, "invalidation_reason", TEXTOID, WALMON_VERSION_1_1},
 
 	{REL_HISTORY, "source_id", INT4OID, WALMON_VERSION_1_0},
 	{REL_HISTORY, "old_status", TEXTOID, WALMON_VERSION_1_0},
@@ -188,20 +205,26 @@ typedef enum WalmonQuery
 	Q_SET_STATUS,
 	Q_DELETE_MONITOR,
 	Q_DROP_SOURCE,
+	Q_DROP_SOURCE_1_1,
 	Q_ADD_SOURCE,
 	Q_ADD_SOURCE_WITH_ID,
+	Q_ADD_SOURCE_1_1,
 	Q_ADVANCE_SOURCE_ID,
 	Q_RECORD_HISTORY,
 	Q_SOURCE_STATES,
 	Q_BATCH_REGISTERED,
 	Q_BATCH_UPSERT,
 	Q_SAMPLE_METRICS,
+	Q_SAMPLE_WRITTEN,
 	Q_PRUNE_METRICS,
 	Q_EXPIRE_MONITORS,
 	/* the refresh cycle (refresh.c) */
 	Q_REFRESH_SLOTS,
 	Q_REFRESH_ROWS,
+	Q_REFRESH_IGNORED,
+	Q_REFRESH_UNIGNORE,
 	Q_REFRESH_REGISTER,
+	Q_REFRESH_FORGET,
 	Q_REFRESH_LOCK,
 	Q_REFRESH_UPDATE,
 	Q_REFRESH_INSERT,
@@ -209,7 +232,7 @@ typedef enum WalmonQuery
 } WalmonQuery;
 
 /* the most parameters a statement takes */
-#define WALMON_QUERY_MAX_ARGS	13
+#define WALMON_QUERY_MAX_ARGS	21
 
 typedef struct WalmonQueryDef
 {
@@ -223,12 +246,43 @@ typedef struct WalmonQueryDef
 	 TIMESTAMPTZARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID, \
 	 TEXTARRAYOID, REGCLASSOID}
 
-/* the parallel arrays of Q_REFRESH_UPDATE and Q_REFRESH_INSERT */
+/*
+ * The parallel arrays of Q_REFRESH_UPDATE and Q_REFRESH_INSERT: the source
+ * ids, then one per column of store_slot_row_columns, in that order.
+ */
+#define WALMON_SLOT_ROW_NARGS	21
 #define WALMON_SLOT_ROW_ARGTYPES \
 	{INT4ARRAYOID, PG_LSNARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, \
 	 TIMESTAMPTZARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID, \
 	 TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID, INT8ARRAYOID, \
-	 TIMESTAMPTZARRAYOID}
+	 TIMESTAMPTZARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, INT4ARRAYOID, \
+	 INT4ARRAYOID, BOOLARRAYOID, BOOLARRAYOID, BOOLARRAYOID, TEXTARRAYOID}
+
+#define SLOT_ROW_COLUMNS \
+	"wal_lsn, wal_position, last_wal_received, last_transaction_time," \
+	" replication_slot_name, replication_lag_bytes, status, error_message," \
+	" retained_wal_bytes, wal_status, safe_wal_size, inactive_since," \
+	" replication_lag_seconds, seconds_to_invalidation, xmin_age," \
+	" catalog_xmin_age, conflicting, failover, synced, invalidation_reason"
+
+#define SLOT_ROW_VALUES \
+	"v.wal_lsn, v.wal_position, v.last_wal_received, v.last_transaction_time," \
+	" v.replication_slot_name, v.replication_lag_bytes, v.status," \
+	" v.error_message, v.retained_wal_bytes, v.wal_status, v.safe_wal_size," \
+	" v.inactive_since, v.replication_lag_seconds, v.seconds_to_invalidation," \
+	" v.xmin_age, v.catalog_xmin_age, v.conflicting, v.failover, v.synced," \
+	" v.invalidation_reason"
+
+#define SLOT_ROWS_FROM \
+	"ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)," \
+	"  pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5)," \
+	"  pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8)," \
+	"  pg_catalog.unnest($9), pg_catalog.unnest($10), pg_catalog.unnest($11)," \
+	"  pg_catalog.unnest($12), pg_catalog.unnest($13), pg_catalog.unnest($14)," \
+	"  pg_catalog.unnest($15), pg_catalog.unnest($16), pg_catalog.unnest($17)," \
+	"  pg_catalog.unnest($18), pg_catalog.unnest($19), pg_catalog.unnest($20)," \
+	"  pg_catalog.unnest($21))" \
+	" AS v(source_id, " SLOT_ROW_COLUMNS ")"
 
 #define UPSERT_ARGTYPES \
 	{INT4OID, LSNOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, \
@@ -310,6 +364,39 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 		"DELETE FROM @source@ AS s"
 		" WHERE s.id OPERATOR(pg_catalog.=) $1",
 		1, {INT4OID}
+	},
+
+	/*
+	 * 1.1: a source bound to a slot leaves the slot excluded from
+	 * auto-registration until the slot is gone or bound again by hand, so
+	 * that dropping it sticks.  Returns how many sources were dropped.
+	 */
+	[Q_DROP_SOURCE_1_1] = {
+		"WITH d AS (DELETE FROM @source@ AS s"
+		"  WHERE s.id OPERATOR(pg_catalog.=) $1"
+		"  RETURNING s.server, s.slot_name),"
+		" i AS (INSERT INTO @ignored@ (server, slot_name)"
+		"  SELECT d.server, d.slot_name FROM d WHERE d.slot_name IS NOT NULL"
+		"  ON CONFLICT DO NOTHING)"
+		" SELECT pg_catalog.count(*) FROM d",
+		1, {INT4OID}
+	},
+
+	/*
+	 * 1.1: a source with a server, and an id of its own or the next one
+	 * ($5 is the id sequence); binding a slot by hand ends its exclusion.
+	 */
+	[Q_ADD_SOURCE_1_1] = {
+		"WITH a AS (INSERT INTO @source@ AS s (name, slot_name, server, id)"
+		"  VALUES ($1, $2, $3,"
+		"   COALESCE($4, pg_catalog.nextval($5)::pg_catalog.int4))"
+		"  RETURNING s.id, s.server, s.slot_name),"
+		" u AS (DELETE FROM @ignored@ AS i USING a"
+		"  WHERE i.slot_name OPERATOR(pg_catalog.=) a.slot_name"
+		"  AND (i.server OPERATOR(pg_catalog.=) a.server"
+		"   OR (i.server IS NULL AND a.server IS NULL)))"
+		" SELECT a.id FROM a",
+		5, {TEXTOID, NAMEOID, NAMEOID, INT4OID, REGCLASSOID}
 	},
 
 	[Q_ADD_SOURCE] = {
@@ -429,6 +516,33 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 		0, {InvalidOid}
 	},
 
+	/*
+	 * The same for the monitors $1 a cycle just wrote, but only those whose
+	 * last sample was taken before $2 (or that have none): a change and its
+	 * sample then make one write.
+	 */
+	[Q_SAMPLE_WRITTEN] = {
+		"INSERT INTO @metrics@"
+		" (source_id, sampled_at, wal_lsn, replication_lag_bytes, status)"
+		" SELECT w.source_id, pg_catalog.now(), w.wal_lsn,"
+		"  w.replication_lag_bytes, w.status"
+		" FROM @monitor@ AS w"
+		" LEFT JOIN LATERAL (SELECT m.sampled_at, m.wal_lsn,"
+		"  m.replication_lag_bytes, m.status"
+		"  FROM @metrics@ AS m"
+		"  WHERE m.source_id OPERATOR(pg_catalog.=) w.source_id"
+		"  ORDER BY m.sampled_at DESC, m.id DESC LIMIT 1) AS p ON true"
+		" WHERE w.source_id OPERATOR(pg_catalog.=) ANY ($1)"
+		" AND w.status IS NOT NULL"
+		" AND (p.status IS NULL OR (p.sampled_at OPERATOR(pg_catalog.<) $2"
+		" AND (NOT (p.status OPERATOR(pg_catalog.=) w.status)"
+		" OR NOT COALESCE(p.wal_lsn OPERATOR(pg_catalog.=) w.wal_lsn,"
+		"  p.wal_lsn IS NULL AND w.wal_lsn IS NULL)"
+		" OR NOT COALESCE(p.replication_lag_bytes OPERATOR(pg_catalog.=) w.replication_lag_bytes,"
+		"  p.replication_lag_bytes IS NULL AND w.replication_lag_bytes IS NULL))))",
+		2, {INT4ARRAYOID, TIMESTAMPTZOID}
+	},
+
 	/* at most $2 of the samples taken before $1, oldest first */
 	[Q_PRUNE_METRICS] = {
 		"DELETE FROM @metrics@ AS m"
@@ -466,10 +580,9 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 	/*
 	 * Every permanent replication slot.  A slot counts as active only while
 	 * a walsender streams from it: pg_replication_slots also shows a slot
-	 * active while a backend drops it or a walsender is about to, which
-	 * would flash a dropped slot ACTIVE.  Columns a server version lacks
-	 * come as NULLs, so that the result has the same shape on every
-	 * version.
+	 * active while a backend creates, drops or advances it, which would
+	 * flash it ACTIVE.  Columns a server version lacks come as NULLs, so
+	 * that the result has the same shape on every version.
 	 */
 	[Q_REFRESH_SLOTS] = {
 		"SELECT s.slot_name, s.slot_type,"
@@ -477,41 +590,55 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 		"  SELECT ws.pid FROM pg_catalog.pg_stat_get_wal_senders() AS ws"
 		"  WHERE ws.state OPERATOR(pg_catalog.=) ANY"
 		"   ('{catchup,streaming}'::pg_catalog.text[]))), false),"
-		" s.restart_lsn, s.confirmed_flush_lsn, s.wal_status,"
-		" s.safe_wal_size IS NULL,"
+		" s.restart_lsn, s.confirmed_flush_lsn, s.wal_status, s.safe_wal_size,"
+		" pg_catalog.age(s.xmin), pg_catalog.age(s.catalog_xmin),"
 #ifdef WALMON_HAVE_SLOT_CONFLICTING
 		" s.conflicting,"
 #else
 		" NULL::pg_catalog.bool,"
 #endif
 #ifdef WALMON_HAVE_SLOT_INVALIDATION_REASON
-		" s.invalidation_reason,"
+		" s.invalidation_reason, s.inactive_since, s.failover, s.synced"
 #else
-		" NULL::pg_catalog.text,"
-#endif
-#ifdef WALMON_HAVE_SLOT_INACTIVE_SINCE
-		" s.inactive_since"
-#else
-		" NULL::pg_catalog.timestamptz"
+		" NULL::pg_catalog.text, NULL::pg_catalog.timestamptz,"
+		" NULL::pg_catalog.bool, NULL::pg_catalog.bool"
 #endif
 		" FROM pg_catalog.pg_replication_slots AS s"
 		" WHERE NOT s.temporary",
 		0, {InvalidOid}
 	},
 
-	/* every source bound to a slot, with its monitor row when it has one */
+	/*
+	 * Every source bound to a local slot, with its monitor row when it has
+	 * one.
+	 */
 	[Q_REFRESH_ROWS] = {
-		"SELECT s.id, s.slot_name, w.source_id IS NOT NULL,"
-		" w.wal_lsn, w.wal_position, w.last_wal_received,"
+		"SELECT s.id, s.slot_name, s.auto_registered, w.source_id IS NOT NULL,"
+		" w.updated_at, w.wal_lsn, w.wal_position, w.last_wal_received,"
 		" w.last_transaction_time, w.replication_slot_name,"
 		" w.replication_lag_bytes, w.status, w.error_message,"
 		" w.retained_wal_bytes, w.wal_status, w.safe_wal_size,"
-		" w.inactive_since"
+		" w.inactive_since, w.replication_lag_seconds,"
+		" w.seconds_to_invalidation, w.xmin_age, w.catalog_xmin_age,"
+		" w.conflicting, w.failover, w.synced, w.invalidation_reason"
 		" FROM @source@ AS s"
 		" LEFT JOIN @monitor@ AS w"
 		" ON w.source_id OPERATOR(pg_catalog.=) s.id"
-		" WHERE s.slot_name IS NOT NULL",
+		" WHERE s.slot_name IS NOT NULL AND s.server IS NULL",
 		0, {InvalidOid}
+	},
+
+	/* the local slots whose dropped source must not come back */
+	[Q_REFRESH_IGNORED] = {
+		"SELECT i.slot_name FROM @ignored@ AS i WHERE i.server IS NULL",
+		0, {InvalidOid}
+	},
+
+	/* their slots are gone: a slot created with that name is registered */
+	[Q_REFRESH_UNIGNORE] = {
+		"DELETE FROM @ignored@ AS i"
+		" WHERE i.server IS NULL AND i.slot_name OPERATOR(pg_catalog.=) ANY ($1)",
+		1, {NAMEARRAYOID}
 	},
 
 	/*
@@ -521,15 +648,22 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 	 * open transaction makes it fail, not wait.
 	 */
 	[Q_REFRESH_REGISTER] = {
-		"INSERT INTO @source@ AS s (name, slot_name)"
-		" SELECT n.slot::pg_catalog.text, n.slot"
+		"INSERT INTO @source@ AS s (name, slot_name, auto_registered)"
+		" SELECT n.slot::pg_catalog.text, n.slot, true"
 		" FROM pg_catalog.unnest($1) AS n(slot)"
 		" WHERE NOT EXISTS (SELECT FROM @source@ AS x"
 		"  WHERE x.name OPERATOR(pg_catalog.=) n.slot::pg_catalog.text"
-		"  OR x.slot_name OPERATOR(pg_catalog.=) n.slot)"
+		"  OR (x.slot_name OPERATOR(pg_catalog.=) n.slot AND x.server IS NULL))"
 		" ORDER BY n.slot USING OPERATOR(pg_catalog.<)"
 		" RETURNING s.id, s.slot_name",
 		1, {NAMEARRAYOID}
+	},
+
+	/* auto-registered sources whose slot has long been gone */
+	[Q_REFRESH_FORGET] = {
+		"DELETE FROM @source@ AS s"
+		" WHERE s.id OPERATOR(pg_catalog.=) ANY ($1) AND s.auto_registered",
+		1, {INT4ARRAYOID}
 	},
 
 	/*
@@ -557,20 +691,15 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 		" retained_wal_bytes = v.retained_wal_bytes,"
 		" wal_status = v.wal_status, safe_wal_size = v.safe_wal_size,"
 		" inactive_since = v.inactive_since,"
+		" replication_lag_seconds = v.replication_lag_seconds,"
+		" seconds_to_invalidation = v.seconds_to_invalidation,"
+		" xmin_age = v.xmin_age, catalog_xmin_age = v.catalog_xmin_age,"
+		" conflicting = v.conflicting, failover = v.failover,"
+		" synced = v.synced, invalidation_reason = v.invalidation_reason,"
 		" updated_at = pg_catalog.now()"
-		" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
-		"  pg_catalog.unnest($3), pg_catalog.unnest($4),"
-		"  pg_catalog.unnest($5), pg_catalog.unnest($6),"
-		"  pg_catalog.unnest($7), pg_catalog.unnest($8),"
-		"  pg_catalog.unnest($9), pg_catalog.unnest($10),"
-		"  pg_catalog.unnest($11), pg_catalog.unnest($12),"
-		"  pg_catalog.unnest($13))"
-		" AS v(source_id, wal_lsn, wal_position, last_wal_received,"
-		"  last_transaction_time, replication_slot_name,"
-		"  replication_lag_bytes, status, error_message,"
-		"  retained_wal_bytes, wal_status, safe_wal_size, inactive_since)"
+		" FROM " SLOT_ROWS_FROM
 		" WHERE w.source_id OPERATOR(pg_catalog.=) v.source_id",
-		13, WALMON_SLOT_ROW_ARGTYPES
+		WALMON_SLOT_ROW_NARGS, WALMON_SLOT_ROW_ARGTYPES
 	},
 
 	/*
@@ -584,29 +713,12 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 	 */
 	[Q_REFRESH_INSERT] = {
 		"INSERT INTO @monitor@"
-		" (source_id, wal_lsn, wal_position, last_wal_received,"
-		"  last_transaction_time, replication_slot_name,"
-		"  replication_lag_bytes, status, error_message,"
-		"  retained_wal_bytes, wal_status, safe_wal_size, inactive_since)"
-		" SELECT v.source_id, v.wal_lsn, v.wal_position,"
-		"  v.last_wal_received, v.last_transaction_time,"
-		"  v.replication_slot_name, v.replication_lag_bytes, v.status,"
-		"  v.error_message, v.retained_wal_bytes, v.wal_status,"
-		"  v.safe_wal_size, v.inactive_since"
-		" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
-		"  pg_catalog.unnest($3), pg_catalog.unnest($4),"
-		"  pg_catalog.unnest($5), pg_catalog.unnest($6),"
-		"  pg_catalog.unnest($7), pg_catalog.unnest($8),"
-		"  pg_catalog.unnest($9), pg_catalog.unnest($10),"
-		"  pg_catalog.unnest($11), pg_catalog.unnest($12),"
-		"  pg_catalog.unnest($13))"
-		" AS v(source_id, wal_lsn, wal_position, last_wal_received,"
-		"  last_transaction_time, replication_slot_name,"
-		"  replication_lag_bytes, status, error_message,"
-		"  retained_wal_bytes, wal_status, safe_wal_size, inactive_since)"
+		" (source_id, " SLOT_ROW_COLUMNS ")"
+		" SELECT v.source_id, " SLOT_ROW_VALUES
+		" FROM " SLOT_ROWS_FROM
 		" ORDER BY v.source_id USING OPERATOR(pg_catalog.<)"
 		" ON CONFLICT ON CONSTRAINT " WALMON_UNIQUE_SOURCE " DO NOTHING",
-		13, WALMON_SLOT_ROW_ARGTYPES
+		WALMON_SLOT_ROW_NARGS, WALMON_SLOT_ROW_ARGTYPES
 	},
 };
 
@@ -614,6 +726,9 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
  * What this session knows about the extension
  * ----------------------------------------------------------------
  */
+
+/* the most relation files the store knows as walmon's own */
+#define WALMON_MAX_NODES	64
 typedef struct WalmonStore
 {
 	bool		valid;			/* cleared by the invalidation callbacks */
@@ -626,6 +741,11 @@ typedef struct WalmonStore
 	WalmonMonitorLayout layout;
 	SPIPlanPtr	plans[WALMON_NUM_QUERIES];
 	List	   *retired;		/* replaced plans, freed at transaction end */
+	/* the files of walmon's tables, their indexes and toast (walend.c) */
+	bool		nodes_valid;
+	int			nnodes;
+	Oid			node_spc[WALMON_MAX_NODES];
+	Oid			node_rel[WALMON_MAX_NODES];
 } WalmonStore;
 
 static WalmonStore store;
@@ -719,7 +839,7 @@ store_retire_plan(WalmonQuery q)
 	store.plans[q] = NULL;
 }
 
-/* The version number of an extension version string ("1.1" is 110). */
+/* The version number of an extension version string ("1.1" is 101). */
 static int
 store_parse_version(const char *v)
 {
@@ -824,7 +944,7 @@ store_bind(Oid extoid)
 
 	for (int i = 0; i < WALMON_NUM_RELS; i++)
 	{
-		if (!OidIsValid(relids[i]))
+		if (!OidIsValid(relids[i]) && store_rels[i].since <= version)
 			store_report_broken(store_rels[i].name,
 								"The extension has no member of that name: it was renamed, dropped or removed from the extension.");
 	}
@@ -901,10 +1021,21 @@ store_bind(Oid extoid)
 	/* the qualified names; a change means every plan must be written anew */
 	for (int i = 0; i < WALMON_NUM_RELS; i++)
 	{
-		char	   *nspname = get_namespace_name(get_rel_namespace(relids[i]));
-		char	   *relname = get_rel_name(relids[i]);
+		char	   *nspname;
+		char	   *relname;
 		char	   *qualified;
 
+		if (store_rels[i].since > version)
+		{
+			/* not in this version: statements that use it are not run */
+			store.relids[i] = InvalidOid;
+			if (store.relnames[i] == NULL)
+				store.relnames[i] = MemoryContextStrdup(TopMemoryContext,
+														"pg_catalog.walmon_missing_relation");
+			continue;
+		}
+		nspname = get_namespace_name(get_rel_namespace(relids[i]));
+		relname = get_rel_name(relids[i]);
 		if (nspname == NULL || relname == NULL)
 			elog(ERROR, "cache lookup failed for relation %u", relids[i]);
 		qualified = quote_qualified_identifier(nspname, relname);
@@ -925,6 +1056,7 @@ store_bind(Oid extoid)
 	}
 
 	store.layout.relid = relids[REL_MONITOR];
+	store.nodes_valid = false;
 	store.extoid = extoid;
 	store.owner = owner;
 	store.version = version;
@@ -1002,6 +1134,78 @@ walmon_store_version(void)
 	AcceptInvalidationMessages();
 	(void) store_lookup(false);
 	return store.version;
+}
+
+/* Remember the file of a relation as one of walmon's own. */
+static void
+store_add_node(Relation rel)
+{
+	Oid			spc = rel->rd_rel->reltablespace;
+
+	if (store.nnodes >= WALMON_MAX_NODES || rel->rd_rel->relfilenode == InvalidOid)
+		return;
+	store.node_spc[store.nnodes] = OidIsValid(spc) ? spc : MyDatabaseTableSpace;
+	store.node_rel[store.nnodes] = rel->rd_rel->relfilenode;
+	store.nnodes++;
+}
+
+/*
+ * Whether a relation file of this database is one of walmon's tables, one
+ * of their indexes or toast tables: records that maintain only those are
+ * walmon's own WAL (walend.c).  False when walmon is not installed.
+ */
+bool
+walmon_store_is_own_relfilenode(Oid spc, Oid db, Oid relnode)
+{
+	if (db != MyDatabaseId || !store.valid)
+		return false;
+	if (!store.nodes_valid)
+	{
+		store.nnodes = 0;
+		for (int i = 0; i < WALMON_NUM_RELS; i++)
+		{
+			Relation	rel;
+			List	   *indexes;
+			ListCell   *lc;
+
+			if (!OidIsValid(store.relids[i]) ||
+				store_rels[i].relkind != RELKIND_RELATION)
+				continue;
+			rel = table_open(store.relids[i], AccessShareLock);
+			store_add_node(rel);
+			indexes = RelationGetIndexList(rel);
+			foreach(lc, indexes)
+			{
+				Relation	index = index_open(lfirst_oid(lc), AccessShareLock);
+
+				store_add_node(index);
+				index_close(index, AccessShareLock);
+			}
+			if (OidIsValid(rel->rd_rel->reltoastrelid))
+			{
+				Relation	toast = table_open(rel->rd_rel->reltoastrelid,
+											   AccessShareLock);
+
+				store_add_node(toast);
+				foreach(lc, RelationGetIndexList(toast))
+				{
+					Relation	index = index_open(lfirst_oid(lc), AccessShareLock);
+
+					store_add_node(index);
+					index_close(index, AccessShareLock);
+				}
+				table_close(toast, AccessShareLock);
+			}
+			table_close(rel, AccessShareLock);
+		}
+		store.nodes_valid = store.valid;
+	}
+	for (int i = 0; i < store.nnodes; i++)
+	{
+		if (store.node_rel[i] == relnode && store.node_spc[i] == spc)
+			return true;
+	}
+	return false;
 }
 
 /* ----------------------------------------------------------------
@@ -1592,9 +1796,24 @@ walmon_store_delete_monitor(int32 source_id)
 bool
 walmon_store_drop_source(int32 source_id)
 {
+	WalmonStoreCall call;
 	Datum		arg = Int32GetDatum(source_id);
+	bool		dropped;
 
-	return store_run(Q_DROP_SOURCE, &arg, SPI_OK_DELETE) > 0;
+	store_begin(&call);
+	if (store.version >= WALMON_VERSION_1_1)
+	{
+		bool		isnull;
+
+		store_execute(Q_DROP_SOURCE_1_1, &arg, NULL, SPI_OK_SELECT);
+		dropped = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											  SPI_tuptable->tupdesc, 1,
+											  &isnull)) > 0;
+	}
+	else
+		dropped = store_execute(Q_DROP_SOURCE, &arg, NULL, SPI_OK_DELETE) > 0;
+	store_end(&call);
+	return dropped;
 }
 
 /*
@@ -1602,36 +1821,54 @@ walmon_store_drop_source(int32 source_id)
  * source table is locked against other inserts until commit (SHARE ROW
  * EXCLUSIVE conflicts with itself and with ROW EXCLUSIVE), so that moving
  * the sequence past that id cannot race with another session drawing ids.
+ * A server (1.1 only) has been checked by the caller.
  */
 int32
 walmon_store_add_source(Datum name, Datum slot_name, bool slot_isnull,
-						int32 id, bool id_isnull)
+						int32 id, bool id_isnull, Datum server,
+						bool server_isnull)
 {
 	WalmonStoreCall call;
-	Datum		values[4];
-	bool		isnull[4] = {false, slot_isnull, false, false};
+	Datum		values[5];
+	bool		isnull[5] = {false, slot_isnull, false, false, false};
 	bool		rnull;
 	int32		result;
 
-	values[0] = name;
-	values[1] = slot_name;
-	values[2] = Int32GetDatum(id);
-
 	store_begin(&call);
-	if (id_isnull)
-		store_execute(Q_ADD_SOURCE, values, isnull, SPI_OK_INSERT_RETURNING);
+	if (!id_isnull)
+		LockRelationOid(store.relids[REL_SOURCE], ShareRowExclusiveLock);
+	if (store.version >= WALMON_VERSION_1_1)
+	{
+		values[0] = name;
+		values[1] = slot_name;
+		values[2] = server;
+		isnull[2] = server_isnull;
+		values[3] = Int32GetDatum(id);
+		isnull[3] = id_isnull;
+		values[4] = ObjectIdGetDatum(store.relids[REL_SOURCE_SEQ]);
+		store_execute(Q_ADD_SOURCE_1_1, values, isnull, SPI_OK_SELECT);
+	}
 	else
 	{
-		LockRelationOid(store.relids[REL_SOURCE], ShareRowExclusiveLock);
-		store_execute(Q_ADD_SOURCE_WITH_ID, values, isnull,
-					  SPI_OK_INSERT_RETURNING);
+		if (!server_isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("sources of remote servers need walmon 1.1"),
+					 errhint("Run ALTER EXTENSION walmon UPDATE.")));
+		values[0] = name;
+		values[1] = slot_name;
+		values[2] = Int32GetDatum(id);
+		store_execute(id_isnull ? Q_ADD_SOURCE : Q_ADD_SOURCE_WITH_ID,
+					  values, isnull, SPI_OK_INSERT_RETURNING);
 	}
 	result = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
 										 SPI_tuptable->tupdesc, 1, &rnull));
 	if (!id_isnull)
 	{
-		values[3] = ObjectIdGetDatum(store.relids[REL_SOURCE_SEQ]);
-		store_execute(Q_ADVANCE_SOURCE_ID, &values[2], NULL, SPI_OK_SELECT);
+		Datum		args[2] = {Int32GetDatum(id),
+		ObjectIdGetDatum(store.relids[REL_SOURCE_SEQ])};
+
+		store_execute(Q_ADVANCE_SOURCE_ID, args, NULL, SPI_OK_SELECT);
 	}
 	store_end(&call);
 
@@ -1742,6 +1979,8 @@ walmon_store_refresh_begin(bool wait)
 		AcceptInvalidationMessages();
 		if (!store_lookup(true))
 			return WALMON_REFRESH_NO_EXTENSION;
+		if (store.version < WALMON_VERSION_1_1)
+			return WALMON_REFRESH_OLD_VERSION;
 		extoid = store.extoid;
 
 		if (wait)
@@ -1792,6 +2031,38 @@ store_get_bool(HeapTuple tuple, TupleDesc tupdesc, int col)
 	return !isnull && DatumGetBool(d);
 }
 
+/* A nullable float8 column. */
+static WalmonFloat8
+store_get_float8(HeapTuple tuple, TupleDesc tupdesc, int col)
+{
+	WalmonFloat8 result;
+	Datum		d = SPI_getbinval(tuple, tupdesc, col, &result.isnull);
+
+	result.value = result.isnull ? 0 : DatumGetFloat8(d);
+	return result;
+}
+
+/* A nullable int4 column, or a boolean one (as 0 or 1). */
+static WalmonInt64
+store_get_int32(HeapTuple tuple, TupleDesc tupdesc, int col)
+{
+	WalmonInt64 result;
+	Datum		d = SPI_getbinval(tuple, tupdesc, col, &result.isnull);
+
+	result.value = result.isnull ? 0 : DatumGetInt32(d);
+	return result;
+}
+
+static WalmonInt64
+store_get_nullable_bool(HeapTuple tuple, TupleDesc tupdesc, int col)
+{
+	WalmonInt64 result;
+	Datum		d = SPI_getbinval(tuple, tupdesc, col, &result.isnull);
+
+	result.value = result.isnull ? 0 : (DatumGetBool(d) ? 1 : 0);
+	return result;
+}
+
 /*
  * Every permanent replication slot of the server, in the caller's memory
  * context.
@@ -1821,10 +2092,14 @@ walmon_store_read_slots(int *nslots)
 		slot->restart_lsn = store_get_int64(tuple, tupdesc, 4);
 		slot->confirmed_flush_lsn = store_get_int64(tuple, tupdesc, 5);
 		slot->wal_status = store_get_text(tuple, tupdesc, 6, caller);
-		slot->safe_wal_size_isnull = store_get_bool(tuple, tupdesc, 7);
-		slot->conflicting = store_get_bool(tuple, tupdesc, 8);
-		slot->invalidation_reason = store_get_text(tuple, tupdesc, 9, caller);
-		slot->inactive_since = store_get_int64(tuple, tupdesc, 10);
+		slot->safe_wal_size = store_get_int64(tuple, tupdesc, 7);
+		slot->xmin_age = store_get_int32(tuple, tupdesc, 8);
+		slot->catalog_xmin_age = store_get_int32(tuple, tupdesc, 9);
+		slot->conflicting = store_get_nullable_bool(tuple, tupdesc, 10);
+		slot->invalidation_reason = store_get_text(tuple, tupdesc, 11, caller);
+		slot->inactive_since = store_get_int64(tuple, tupdesc, 12);
+		slot->failover = store_get_nullable_bool(tuple, tupdesc, 13);
+		slot->synced = store_get_nullable_bool(tuple, tupdesc, 14);
 	}
 	store_end(&call);
 
@@ -1833,8 +2108,8 @@ walmon_store_read_slots(int *nslots)
 }
 
 /*
- * Every source bound to a slot, with its monitor row when it has one, in
- * the caller's memory context.
+ * Every source bound to a local slot, with its monitor row when it has
+ * one, in the caller's memory context.
  */
 WalmonSlotRow *
 walmon_store_read_slot_rows(int *nrows)
@@ -1856,24 +2131,100 @@ walmon_store_read_slot_rows(int *nrows)
 
 		row->source_id = DatumGetInt32(SPI_getbinval(tuple, tupdesc, 1, &isnull));
 		row->slot_name = store_get_name(tuple, tupdesc, 2, caller);
-		row->has_row = store_get_bool(tuple, tupdesc, 3);
-		row->wal_lsn = store_get_int64(tuple, tupdesc, 4);
-		row->wal_position = store_get_int64(tuple, tupdesc, 5);
-		row->last_wal_received = store_get_int64(tuple, tupdesc, 6);
-		row->last_transaction_time = store_get_int64(tuple, tupdesc, 7);
-		row->replication_slot_name = store_get_text(tuple, tupdesc, 8, caller);
-		row->replication_lag_bytes = store_get_int64(tuple, tupdesc, 9);
-		row->status = store_get_text(tuple, tupdesc, 10, caller);
-		row->error_message = store_get_text(tuple, tupdesc, 11, caller);
-		row->retained_wal_bytes = store_get_int64(tuple, tupdesc, 12);
-		row->wal_status = store_get_text(tuple, tupdesc, 13, caller);
-		row->safe_wal_size = store_get_int64(tuple, tupdesc, 14);
-		row->inactive_since = store_get_int64(tuple, tupdesc, 15);
+		row->auto_registered = store_get_bool(tuple, tupdesc, 3);
+		row->has_row = store_get_bool(tuple, tupdesc, 4);
+		row->updated_at = store_get_int64(tuple, tupdesc, 5);
+		row->wal_lsn = store_get_int64(tuple, tupdesc, 6);
+		row->wal_position = store_get_int64(tuple, tupdesc, 7);
+		row->last_wal_received = store_get_int64(tuple, tupdesc, 8);
+		row->last_transaction_time = store_get_int64(tuple, tupdesc, 9);
+		row->replication_slot_name = store_get_text(tuple, tupdesc, 10, caller);
+		row->replication_lag_bytes = store_get_int64(tuple, tupdesc, 11);
+		row->status = store_get_text(tuple, tupdesc, 12, caller);
+		row->error_message = store_get_text(tuple, tupdesc, 13, caller);
+		row->retained_wal_bytes = store_get_int64(tuple, tupdesc, 14);
+		row->wal_status = store_get_text(tuple, tupdesc, 15, caller);
+		row->safe_wal_size = store_get_int64(tuple, tupdesc, 16);
+		row->inactive_since = store_get_int64(tuple, tupdesc, 17);
+		row->replication_lag_seconds = store_get_float8(tuple, tupdesc, 18);
+		row->seconds_to_invalidation = store_get_float8(tuple, tupdesc, 19);
+		row->xmin_age = store_get_int32(tuple, tupdesc, 20);
+		row->catalog_xmin_age = store_get_int32(tuple, tupdesc, 21);
+		row->conflicting = store_get_nullable_bool(tuple, tupdesc, 22);
+		row->failover = store_get_nullable_bool(tuple, tupdesc, 23);
+		row->synced = store_get_nullable_bool(tuple, tupdesc, 24);
+		row->invalidation_reason = store_get_text(tuple, tupdesc, 25, caller);
 	}
 	store_end(&call);
 
 	*nrows = n;
 	return rows;
+}
+
+/*
+ * The local slots whose auto-registered source was dropped, in the
+ * caller's memory context.
+ */
+char	  **
+walmon_store_read_ignored(int *n)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	WalmonStoreCall call;
+	char	  **names;
+
+	store_begin(&call);
+	*n = store_execute(Q_REFRESH_IGNORED, NULL, NULL, SPI_OK_SELECT);
+	names = MemoryContextAlloc(caller, sizeof(char *) * Max(*n, 1));
+	for (int i = 0; i < *n; i++)
+		names[i] = store_get_name(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+								  1, caller);
+	store_end(&call);
+	return names;
+}
+
+/* A name[] array of the given strings. */
+static Datum
+store_name_array(char **names, int n)
+{
+	Datum	   *elems = palloc_array(Datum, Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+	{
+		Name		name = palloc0(NAMEDATALEN);
+
+		namestrcpy(name, names[i]);
+		elems[i] = NameGetDatum(name);
+	}
+	return PointerGetDatum(construct_array(elems, n, NAMEOID, NAMEDATALEN,
+										   false, TYPALIGN_CHAR));
+}
+
+/* Forget that these local slots were ignored; rows deleted. */
+int
+walmon_store_unignore(char **slot_names, int n)
+{
+	Datum		arg;
+
+	if (n == 0)
+		return 0;
+	arg = store_name_array(slot_names, n);
+	return store_run(Q_REFRESH_UNIGNORE, &arg, SPI_OK_DELETE);
+}
+
+/* Remove auto-registered sources (and their rows); sources removed. */
+int
+walmon_store_forget_sources(const int32 *ids, int n)
+{
+	Datum	   *elems;
+	Datum		arg;
+
+	if (n == 0)
+		return 0;
+	elems = palloc_array(Datum, n);
+	for (int i = 0; i < n; i++)
+		elems[i] = Int32GetDatum(ids[i]);
+	arg = store_make_array(elems, NULL, n, INT4OID);
+	return store_run(Q_REFRESH_FORGET, &arg, SPI_OK_DELETE);
 }
 
 /*
@@ -1887,20 +2238,9 @@ walmon_store_register_slots(char **slot_names, int n, char ***registered,
 {
 	MemoryContext caller = CurrentMemoryContext;
 	WalmonStoreCall call;
-	Datum	   *elems = palloc_array(Datum, Max(n, 1));
-	Datum		arg;
+	Datum		arg = store_name_array(slot_names, n);
 	int32	   *ids;
 	int			done;
-
-	for (int i = 0; i < n; i++)
-	{
-		Name		name = palloc0(NAMEDATALEN);
-
-		namestrcpy(name, slot_names[i]);
-		elems[i] = NameGetDatum(name);
-	}
-	arg = PointerGetDatum(construct_array(elems, n, NAMEOID, NAMEDATALEN,
-										  false, TYPALIGN_CHAR));
 
 	store_begin(&call);
 	done = store_execute(Q_REFRESH_REGISTER, &arg, NULL,
@@ -1926,8 +2266,11 @@ walmon_store_register_slots(char **slot_names, int n, char ***registered,
 /* One of the parallel arrays of Q_REFRESH_UPDATE and Q_REFRESH_INSERT. */
 typedef enum StoreColumnKind
 {
-	COL_INT64,
-	COL_TEXT
+	COL_INT64,					/* WalmonInt64 */
+	COL_INT32,					/* WalmonInt64 holding an int4 */
+	COL_BOOL,					/* WalmonInt64 holding 0 or 1 */
+	COL_FLOAT8,					/* WalmonFloat8 */
+	COL_TEXT					/* char *, NULL for null */
 } StoreColumnKind;
 
 typedef struct StoreColumn
@@ -1937,6 +2280,7 @@ typedef struct StoreColumn
 	Oid			elemtype;
 } StoreColumn;
 
+/* in the order of SLOT_ROW_COLUMNS */
 static const StoreColumn store_slot_row_columns[] = {
 	{offsetof(WalmonSlotRow, wal_lsn), COL_INT64, LSNOID},
 	{offsetof(WalmonSlotRow, wal_position), COL_INT64, INT8OID},
@@ -1950,7 +2294,18 @@ static const StoreColumn store_slot_row_columns[] = {
 	{offsetof(WalmonSlotRow, wal_status), COL_TEXT, TEXTOID},
 	{offsetof(WalmonSlotRow, safe_wal_size), COL_INT64, INT8OID},
 	{offsetof(WalmonSlotRow, inactive_since), COL_INT64, TIMESTAMPTZOID},
+	{offsetof(WalmonSlotRow, replication_lag_seconds), COL_FLOAT8, FLOAT8OID},
+	{offsetof(WalmonSlotRow, seconds_to_invalidation), COL_FLOAT8, FLOAT8OID},
+	{offsetof(WalmonSlotRow, xmin_age), COL_INT32, INT4OID},
+	{offsetof(WalmonSlotRow, catalog_xmin_age), COL_INT32, INT4OID},
+	{offsetof(WalmonSlotRow, conflicting), COL_BOOL, BOOLOID},
+	{offsetof(WalmonSlotRow, failover), COL_BOOL, BOOLOID},
+	{offsetof(WalmonSlotRow, synced), COL_BOOL, BOOLOID},
+	{offsetof(WalmonSlotRow, invalidation_reason), COL_TEXT, TEXTOID},
 };
+
+StaticAssertDecl(lengthof(store_slot_row_columns) + 1 == WALMON_SLOT_ROW_NARGS,
+				 "one array per column, and the source ids");
 
 /* Build a one-dimensional array of n elements, some of them null. */
 static Datum
@@ -1995,19 +2350,37 @@ store_slot_row_arrays(const WalmonSlotRow *rows, int n, const bool *sel,
 
 			if (sel != NULL && !sel[i])
 				continue;
-			if (col->kind == COL_INT64)
+			switch (col->kind)
 			{
-				const WalmonInt64 *v = (const WalmonInt64 *) field;
+				case COL_INT64:
+				case COL_INT32:
+				case COL_BOOL:
+					{
+						const WalmonInt64 *v = (const WalmonInt64 *) field;
 
-				nulls[k] = v->isnull;
-				elems[k] = v->isnull ? (Datum) 0 : Int64GetDatum(v->value);
-			}
-			else
-			{
-				const char *v = *(char *const *) field;
+						nulls[k] = v->isnull;
+						elems[k] = v->isnull ? (Datum) 0 :
+							col->kind == COL_INT64 ? Int64GetDatum(v->value) :
+							col->kind == COL_INT32 ? Int32GetDatum((int32) v->value) :
+							BoolGetDatum(v->value != 0);
+						break;
+					}
+				case COL_FLOAT8:
+					{
+						const WalmonFloat8 *v = (const WalmonFloat8 *) field;
 
-				nulls[k] = v == NULL;
-				elems[k] = v == NULL ? (Datum) 0 : CStringGetTextDatum(v);
+						nulls[k] = v->isnull;
+						elems[k] = v->isnull ? (Datum) 0 : Float8GetDatum(v->value);
+						break;
+					}
+				case COL_TEXT:
+					{
+						const char *v = *(char *const *) field;
+
+						nulls[k] = v == NULL;
+						elems[k] = v == NULL ? (Datum) 0 : CStringGetTextDatum(v);
+						break;
+					}
 			}
 			k++;
 		}
@@ -2081,6 +2454,26 @@ int
 walmon_store_sample_metrics(void)
 {
 	return store_run(Q_SAMPLE_METRICS, NULL, SPI_OK_INSERT);
+}
+
+/*
+ * Sample the monitors of sources ids[0..n-1] that changed since their last
+ * sample, if that was taken before older_than; rows added.
+ */
+int
+walmon_store_sample_written(const int32 *ids, int n, TimestampTz older_than)
+{
+	Datum	   *elems;
+	Datum		args[2];
+
+	if (n == 0)
+		return 0;
+	elems = palloc_array(Datum, n);
+	for (int i = 0; i < n; i++)
+		elems[i] = Int32GetDatum(ids[i]);
+	args[0] = store_make_array(elems, NULL, n, INT4OID);
+	args[1] = TimestampTzGetDatum(older_than);
+	return store_run(Q_SAMPLE_WRITTEN, args, SPI_OK_INSERT);
 }
 
 /* Delete at most limit samples older than cutoff; rows deleted. */

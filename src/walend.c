@@ -2,11 +2,16 @@
  *
  * walend.c
  *		The effective foreign WAL end ("E"): the server's WAL position as of
- *		the last record that someone other than walmon wrote, leaving out
- *		the bookkeeping records the server writes after any write.  The
- *		refresh measures lag and retained WAL against it, so that walmon's
- *		own writes never feed back into what it measures.  The design is
- *		explained at the top of cycle.c.
+ *		the last record that someone other than walmon wrote, leaving out a
+ *		small, bounded allowance of the bookkeeping records the server
+ *		writes after any write.  The cycle measures lag and retained WAL
+ *		against it, so that walmon's own writes never feed back into what
+ *		it measures.  The design, and what it costs in truth, is at the top
+ *		of cycle.c.
+ *
+ *		Also the history of E: one (time, E) sample per cycle in which E
+ *		moved, in a ring, from which come the lag in seconds of any position
+ *		and the rate of foreign WAL.
  *
  * The state lives in shared memory when walmon is preloaded, so that the
  * worker and walmon_refresh() in any session agree; otherwise in this
@@ -32,19 +37,14 @@
 #include "access/xlogutils.h"
 #include "catalog/pg_control.h"
 #include "catalog/storage_xlog.h"
+#include "miscadmin.h"
 #include "storage/lwlock.h"
 #include "storage/standbydefs.h"
+#include "utils/timestamp.h"
+
+#include <sys/statvfs.h>
 
 #include "walmon.h"
-
-/*
- * The most records one check reads.  It reads from the last important
- * record it accounted for to the newest one, and stops at the first record
- * that is neither walmon's nor bookkeeping, so it reads more than a few
- * records only right after walmon wrote many rows; beyond this many, the
- * WAL is taken to be foreign.
- */
-#define WALMON_SCAN_MAX_RECORDS 100000
 
 /* the state when walmon is not preloaded */
 static WalmonWalEnd walend_local;
@@ -52,12 +52,23 @@ static WalmonWalEnd walend_local;
 /* insert position before this cycle's first write, or invalid */
 static XLogRecPtr walend_write_start = InvalidXLogRecPtr;
 
+/* What a scan found. */
+typedef struct WalendScan
+{
+	bool		keep;			/* only own and allowed bookkeeping WAL */
+	uint64		own_bytes;
+	uint64		bookkeeping_bytes;
+	uint64		scanned;
+	bool		after_own;		/* the last record read was walmon's */
+} WalendScan;
+
 static WalmonWalEnd *walend_state(LWLock **lock);
-static bool walend_only_own_or_bookkeeping(const WalmonWalEnd *snap,
-										   XLogRecPtr from, XLogRecPtr upto);
+static void walend_scan(const WalmonWalEnd *snap, XLogRecPtr from,
+						XLogRecPtr upto, WalendScan *scan);
 static bool walend_record_is_own(const WalmonWalEnd *snap,
 								 XLogReaderState *record);
 static bool walend_record_is_bookkeeping(XLogReaderState *record);
+static bool walend_record_is_walmon_maintenance(XLogReaderState *record);
 static bool walend_xid_of_write(const WalmonOwnWrite *own, TransactionId xid);
 static XLogRecPtr walend_inserted_end(void);
 
@@ -78,31 +89,40 @@ walend_state(LWLock **lock)
 	return st;
 }
 
+
 /*
  * The effective foreign WAL end, for the cycle that starts now.
  *
  * When no important WAL record was inserted since the last one accounted
  * for (the marker), E stays.  When some were, the WAL from the marker to
- * the newest important record is read: if it holds only walmon's own writes
- * and bookkeeping, E still stays; otherwise E becomes the current insert
+ * the newest important record is read (walend_scan): walmon's own records
+ * and those that maintain walmon's own tables are free; other bookkeeping
+ * is counted, and E stays only while what was counted since E was set
+ * stays within WALMON_BOOKKEEPING_ALLOWANCE; any other record, or more
+ * than WALMON_SCAN_MAX_BYTES to read, moves E to the current insert
  * position.  Either way the newest important record becomes the marker.
+ * When E moves, a sample of it goes into the ring.
  */
 XLogRecPtr
-walmon_walend_begin(void)
+walmon_walend_begin(TimestampTz now)
 {
 	LWLock	   *lock;
 	WalmonWalEnd *st = walend_state(&lock);
-	WalmonWalEnd snap;
 	XLogRecPtr	last_important;
 	XLogRecPtr	insert;
 	XLogRecPtr	wal_end;
-	bool		keep;
+	WalendScan	scan = {.keep = false};
+	XLogRecPtr	old_end;
+	XLogRecPtr	marker;
+	bool		marker_own;
 
 	walend_write_start = InvalidXLogRecPtr;
 
 	if (lock)
 		LWLockAcquire(lock, LW_SHARED);
-	memcpy(&snap, st, sizeof(WalmonWalEnd));
+	old_end = st->wal_end;
+	marker = st->marker;
+	marker_own = st->marker_own;
 	if (lock)
 		LWLockRelease(lock);
 
@@ -110,22 +130,51 @@ walmon_walend_begin(void)
 	last_important = GetLastImportantRecPtr();
 	insert = GetXLogInsertRecPtr();
 
-	if (XLogRecPtrIsInvalid(snap.wal_end))
-		keep = false;
-	else if (last_important == snap.marker)
-		keep = true;
-	else if (XLogRecPtrIsInvalid(snap.marker) || last_important < snap.marker)
-		keep = false;
+	if (XLogRecPtrIsInvalid(old_end))
+		scan.keep = false;
+	else if (last_important == marker)
+	{
+		scan.keep = true;
+		scan.after_own = marker_own;
+	}
+	else if (XLogRecPtrIsInvalid(marker) || last_important < marker)
+		scan.keep = false;
 	else
-		keep = walend_only_own_or_bookkeeping(&snap, snap.marker,
-											  last_important);
+	{
+		WalmonWalEnd *snap = palloc(sizeof(WalmonWalEnd));
 
-	wal_end = keep ? snap.wal_end : insert;
+		if (lock)
+			LWLockAcquire(lock, LW_SHARED);
+		memcpy(snap, st, offsetof(WalmonWalEnd, ring));
+		if (lock)
+			LWLockRelease(lock);
+		walend_scan(snap, marker, last_important, &scan);
+		pfree(snap);
+	}
 
 	if (lock)
 		LWLockAcquire(lock, LW_EXCLUSIVE);
-	st->wal_end = wal_end;
+	if (scan.keep &&
+		st->bookkeeping_bytes + scan.bookkeeping_bytes <= WALMON_BOOKKEEPING_ALLOWANCE)
+	{
+		wal_end = st->wal_end;
+		st->own_bytes += scan.own_bytes;
+		st->bookkeeping_bytes += scan.bookkeeping_bytes;
+	}
+	else
+	{
+		wal_end = insert;
+		st->wal_end = insert;
+		st->own_bytes = 0;
+		st->bookkeeping_bytes = 0;
+		walmon_ring_add(st->ring, WALMON_RING_SIZE, &st->ring_next,
+						&st->ring_count, now, wal_end);
+	}
 	st->marker = last_important;
+	st->marker_own = scan.after_own;
+	st->insert = insert;
+	st->scan_bytes = scan.scanned;
+	st->trail_bytes = insert - wal_end;
 	if (lock)
 		LWLockRelease(lock);
 
@@ -143,122 +192,33 @@ walmon_walend_open(void)
 }
 
 /*
- * Close the cycle's bracket, after its last write: remember the
- * transaction and the WAL range of walmon's own records, so that the next
- * check can tell them from anyone else's.  The commit record, written
- * later, is recognised by the transaction id alone.
- */
-void
-walmon_walend_close(void)
-{
-	LWLock	   *lock;
-	WalmonWalEnd *st = walend_state(&lock);
-	TransactionId topxid = GetTopTransactionIdIfAny();
-	WalmonOwnWrite *own;
-	TransactionId *children;
-	int			nchildren;
-
-	if (!TransactionIdIsValid(topxid) ||
-		XLogRecPtrIsInvalid(walend_write_start) ||
-		XactLastRecEnd <= walend_write_start)
-		return;
-
-	if (lock)
-		LWLockAcquire(lock, LW_EXCLUSIVE);
-	nchildren = xactGetCommittedChildren(&children);
-	own = &st->own[st->next_own];
-	own->topxid = topxid;
-	own->nsubxids = nchildren;
-	for (int i = 0; i < Min(nchildren, WALMON_OWN_SUBXIDS); i++)
-		own->subxids[i] = children[i];
-	own->start = walend_write_start;
-	own->end = XactLastRecEnd;
-	st->next_own = (st->next_own + 1) % WALMON_OWN_WRITES;
-	if (lock)
-		LWLockRelease(lock);
-
-	walend_write_start = InvalidXLogRecPtr;
-}
-
-/*
- * Whether a top-level transaction id is one of walmon's recent writes.
- */
-bool
-walmon_walend_is_own_xact(TransactionId xid)
-{
-	LWLock	   *lock;
-	WalmonWalEnd *st = walend_state(&lock);
-	bool		own = false;
-
-	if (!TransactionIdIsValid(xid))
-		return false;
-	if (lock)
-		LWLockAcquire(lock, LW_SHARED);
-	for (int i = 0; i < WALMON_OWN_WRITES; i++)
-	{
-		if (TransactionIdEquals(st->own[i].topxid, xid))
-		{
-			own = true;
-			break;
-		}
-	}
-	if (lock)
-		LWLockRelease(lock);
-	return own;
-}
-
-/*
- * Forget everything: used while the server is in recovery, so that after
- * promotion the first cycle starts afresh on the new timeline.
- */
-void
-walmon_walend_forget(void)
-{
-	LWLock	   *lock;
-	WalmonWalEnd *st = walend_state(&lock);
-
-	if (lock)
-		LWLockAcquire(lock, LW_EXCLUSIVE);
-	memset(st, 0, sizeof(WalmonWalEnd));
-	if (lock)
-		LWLockRelease(lock);
-}
-
-/*
- * The end of the WAL inserted so far.  The insert position is where the
- * next record goes: at a page boundary, after the next page's header,
- * which does not exist yet and cannot be flushed (XLogFlush would fail);
- * step back over that header, as xlog.c's XLogBytePosToEndRecPtr does.
- */
-static XLogRecPtr
-walend_inserted_end(void)
-{
-	XLogRecPtr	pos = GetXLogInsertRecPtr();
-
-	if (XLogSegmentOffset(pos, wal_segment_size) == SizeOfXLogLongPHD)
-		return pos - SizeOfXLogLongPHD;
-	if (pos % XLOG_BLCKSZ == SizeOfXLogShortPHD)
-		return pos - SizeOfXLogShortPHD;
-	return pos;
-}
-
-/*
  * Read the WAL records after the one at "from" up to the one at "upto"
- * (both record starts, from < upto); true when every one of them is
- * walmon's own or bookkeeping.
+ * (both record starts, from < upto) and sort them out.  scan->keep is
+ * true when every one of them is walmon's own or bookkeeping.  A record
+ * that cannot be read counts as foreign.
+ *
+ * A segment switch counts as the whole rest of its segment.  One that
+ * comes right after walmon's own records is walmon's: archive_timeout
+ * switches a segment that walmon's write was the last thing in, and such
+ * a switch must not make walmon write again, at the next archive_timeout.
  */
-static bool
-walend_only_own_or_bookkeeping(const WalmonWalEnd *snap, XLogRecPtr from,
-							   XLogRecPtr upto)
+static void
+walend_scan(const WalmonWalEnd *snap, XLogRecPtr from, XLogRecPtr upto,
+			WalendScan *scan)
 {
 	XLogSegNo	segno;
 	XLogReaderState *reader;
-	volatile bool result = false;
+
+	scan->keep = false;
+	scan->own_bytes = 0;
+	scan->bookkeeping_bytes = 0;
+	scan->scanned = 0;
+	scan->after_own = snap->marker_own;
 
 	/* the WAL must still be there */
 	XLByteToSeg(from, segno, wal_segment_size);
 	if (segno <= XLogGetLastRemovedSegno())
-		return false;
+		return;
 
 	/*
 	 * The reader below reads only flushed WAL and waits for the rest: with
@@ -282,20 +242,62 @@ walend_only_own_or_bookkeeping(const WalmonWalEnd *snap, XLogRecPtr from,
 	PG_TRY();
 	{
 		XLogBeginRead(reader, from);
-		for (int n = 0; n < WALMON_SCAN_MAX_RECORDS; n++)
+		for (;;)
 		{
 			char	   *errormsg = NULL;
+			uint64		size;
 
-			/* a record that cannot be read counts as foreign */
+			CHECK_FOR_INTERRUPTS();
+
 			if (XLogReadRecord(reader, &errormsg) == NULL)
 				break;
-			if (reader->ReadRecPtr != from &&
-				!walend_record_is_own(snap, reader) &&
-				!walend_record_is_bookkeeping(reader))
+			scan->scanned = reader->EndRecPtr - from;
+			if (scan->scanned > WALMON_SCAN_MAX_BYTES)
 				break;
+
+			/* the record at "from" was accounted for by the last scan */
+			if (reader->ReadRecPtr != from)
+			{
+				size = reader->EndRecPtr - reader->ReadRecPtr;
+				if (XLogRecGetRmid(reader) == RM_XLOG_ID &&
+					(XLogRecGetInfo(reader) & ~XLR_INFO_MASK) == XLOG_SWITCH)
+				{
+					XLogSegNo	seg;
+					XLogRecPtr	next;
+
+					XLByteToSeg(reader->ReadRecPtr, seg, wal_segment_size);
+					XLogSegNoOffsetToRecPtr(seg + 1, 0, wal_segment_size, next);
+					size = next - reader->ReadRecPtr;
+					if (scan->after_own)
+						scan->own_bytes += size;
+					else
+						scan->bookkeeping_bytes += size;
+					scan->after_own = false;
+				}
+				else if (walend_record_is_own(snap, reader))
+				{
+					scan->own_bytes += size;
+					scan->after_own = true;
+				}
+				else if (walend_record_is_walmon_maintenance(reader))
+					scan->own_bytes += size;
+				else if (walend_record_is_bookkeeping(reader))
+				{
+					scan->bookkeeping_bytes += size;
+					/* running-transaction snapshots come after anything */
+					if (XLogRecGetRmid(reader) != RM_STANDBY_ID)
+						scan->after_own = false;
+				}
+				else
+					break;		/* foreign */
+
+				if (snap->bookkeeping_bytes + scan->bookkeeping_bytes >
+					WALMON_BOOKKEEPING_ALLOWANCE)
+					break;
+			}
 			if (reader->ReadRecPtr >= upto)
 			{
-				result = true;
+				scan->keep = true;
 				break;
 			}
 		}
@@ -305,29 +307,36 @@ walend_only_own_or_bookkeeping(const WalmonWalEnd *snap, XLogRecPtr from,
 		XLogReaderFree(reader);
 	}
 	PG_END_TRY();
-
-	return result;
 }
 
 /*
- * Whether a record's transaction id is the write's transaction or one of
- * its committed subtransactions.  A write with more subtransactions than
- * are kept owns every transaction id in its range: the cycle opens that
- * many only when it had to try items one by one.
+ * Whether a bookkeeping record changes only walmon's own relations (their
+ * pruning, vacuuming, freezing, hint bits): walmon's reads and writes of
+ * its own tables cause them, and they count as walmon's own WAL.  Only
+ * bookkeeping: a change of data (an application's upsert, say) is never
+ * walmon's this way.
  */
 static bool
-walend_xid_of_write(const WalmonOwnWrite *own, TransactionId xid)
+walend_record_is_walmon_maintenance(XLogReaderState *record)
 {
-	if (TransactionIdEquals(xid, own->topxid))
-		return true;
-	if (own->nsubxids > WALMON_OWN_SUBXIDS)
-		return true;
-	for (int i = 0; i < own->nsubxids; i++)
+	bool		any = false;
+
+	if (!walend_record_is_bookkeeping(record))
+		return false;
+	for (int id = 0; id <= XLogRecMaxBlockId(record); id++)
 	{
-		if (TransactionIdEquals(xid, own->subxids[i]))
-			return true;
+		Oid			spc;
+		Oid			db;
+		Oid			rel;
+
+		if (!XLogRecHasBlockRef(record, id))
+			continue;
+		WALMON_RECORD_BLOCK(record, id, &spc, &db, &rel);
+		if (!walmon_store_is_own_relfilenode(spc, db, rel))
+			return false;
+		any = true;
 	}
-	return false;
+	return any;
 }
 
 /*
@@ -415,4 +424,313 @@ walend_record_is_bookkeeping(XLogReaderState *record)
 		default:
 			return false;
 	}
+}
+
+/*
+ * Whether a record's transaction id is the write's transaction or one of
+ * its committed subtransactions.  A write with more subtransactions than
+ * are kept owns every transaction id in its range: the cycle opens that
+ * many only when it had to try items one by one.
+ */
+static bool
+walend_xid_of_write(const WalmonOwnWrite *own, TransactionId xid)
+{
+	if (TransactionIdEquals(xid, own->topxid))
+		return true;
+	if (own->nsubxids > WALMON_OWN_SUBXIDS)
+		return true;
+	for (int i = 0; i < own->nsubxids; i++)
+	{
+		if (TransactionIdEquals(xid, own->subxids[i]))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The end of the WAL inserted so far.  The insert position is where the
+ * next record goes: at a page boundary, after the next page's header,
+ * which does not exist yet and cannot be flushed (XLogFlush would fail);
+ * step back over that header, as xlog.c's XLogBytePosToEndRecPtr does.
+ */
+static XLogRecPtr
+walend_inserted_end(void)
+{
+	XLogRecPtr	pos = GetXLogInsertRecPtr();
+
+	if (XLogSegmentOffset(pos, wal_segment_size) == SizeOfXLogLongPHD)
+		return pos - SizeOfXLogLongPHD;
+	if (pos % XLOG_BLCKSZ == SizeOfXLogShortPHD)
+		return pos - SizeOfXLogShortPHD;
+	return pos;
+}
+
+/*
+ * Whether a top-level transaction id is one of walmon's recent writes.
+ */
+bool
+walmon_walend_is_own_xact(TransactionId xid)
+{
+	LWLock	   *lock;
+	WalmonWalEnd *st = walend_state(&lock);
+	bool		own = false;
+
+	if (!TransactionIdIsValid(xid))
+		return false;
+	if (lock)
+		LWLockAcquire(lock, LW_SHARED);
+	for (int i = 0; i < WALMON_OWN_WRITES; i++)
+	{
+		if (TransactionIdEquals(st->own[i].topxid, xid))
+		{
+			own = true;
+			break;
+		}
+	}
+	if (lock)
+		LWLockRelease(lock);
+	return own;
+}
+
+/*
+ * Close the cycle's bracket, after its last write: remember the
+ * transaction and the WAL range of walmon's own records, so that the next
+ * check can tell them from anyone else's.  The commit record, written
+ * later, is recognised by the transaction id alone.
+ */
+void
+walmon_walend_close(void)
+{
+	LWLock	   *lock;
+	WalmonWalEnd *st = walend_state(&lock);
+	TransactionId topxid = GetTopTransactionIdIfAny();
+	WalmonOwnWrite *own;
+	TransactionId *children;
+	int			nchildren;
+
+	if (!TransactionIdIsValid(topxid) ||
+		XLogRecPtrIsInvalid(walend_write_start) ||
+		XactLastRecEnd <= walend_write_start)
+		return;
+
+	if (lock)
+		LWLockAcquire(lock, LW_EXCLUSIVE);
+	nchildren = xactGetCommittedChildren(&children);
+	own = &st->own[st->next_own];
+	own->topxid = topxid;
+	own->nsubxids = nchildren;
+	for (int i = 0; i < Min(nchildren, WALMON_OWN_SUBXIDS); i++)
+		own->subxids[i] = children[i];
+	own->start = walend_write_start;
+	own->end = XactLastRecEnd;
+	st->next_own = (st->next_own + 1) % WALMON_OWN_WRITES;
+	if (lock)
+		LWLockRelease(lock);
+
+	walend_write_start = InvalidXLogRecPtr;
+}
+
+/*
+ * Forget everything: used while the server is in recovery, so that after
+ * promotion the first cycle starts afresh on the new timeline.
+ */
+void
+walmon_walend_forget(void)
+{
+	LWLock	   *lock;
+	WalmonWalEnd *st = walend_state(&lock);
+
+	if (lock)
+		LWLockAcquire(lock, LW_EXCLUSIVE);
+	memset(st, 0, sizeof(WalmonWalEnd));
+	if (lock)
+		LWLockRelease(lock);
+}
+
+/* ----------------------------------------------------------------
+ * The history of a WAL end: a ring of samples, oldest first from
+ * next - count.  Also used for remote servers (remote.c).
+ * ----------------------------------------------------------------
+ */
+
+/* The i-th oldest sample of a ring. */
+static inline const WalmonWalSample *
+ring_at(const WalmonWalSample *ring, int size, int next, int count, int i)
+{
+	return &ring[(next - count + i + size) % size];
+}
+
+/*
+ * Add a sample; a sample at the same time as the newest one replaces it,
+ * and the WAL end never goes back in a ring (after a promotion the ring is
+ * emptied by the caller).
+ */
+void
+walmon_ring_add(WalmonWalSample *ring, int size, int *next, int *count,
+				TimestampTz at, XLogRecPtr wal_end)
+{
+	if (*count > 0)
+	{
+		WalmonWalSample *last = (WalmonWalSample *) ring_at(ring, size, *next,
+															*count, *count - 1);
+
+		if (wal_end < last->wal_end)
+			*count = 0;
+		else if (at <= last->at)
+		{
+			last->wal_end = wal_end;
+			return;
+		}
+	}
+	ring[*next].at = at;
+	ring[*next].wal_end = wal_end;
+	*next = (*next + 1) % size;
+	if (*count < size)
+		(*count)++;
+}
+
+/*
+ * How long ago the WAL end passed pos, seconds, at time now: 0 when pos is
+ * at or past the current WAL end; null when that was before the oldest
+ * sample.  Between two samples, the WAL is taken to have been written at
+ * an even rate.
+ */
+WalmonFloat8
+walmon_ring_lag_seconds(const WalmonWalSample *ring, int size, int next,
+						int count, XLogRecPtr pos, XLogRecPtr wal_end,
+						TimestampTz now)
+{
+	WalmonFloat8 result = {0, false};
+
+	if (pos >= wal_end)
+		return result;
+	for (int i = 0; i < count; i++)
+	{
+		const WalmonWalSample *s = ring_at(ring, size, next, count, i);
+
+		if (s->wal_end <= pos)
+			continue;
+		if (i == 0)
+			break;				/* passed before the oldest sample */
+		{
+			const WalmonWalSample *p = ring_at(ring, size, next, count, i - 1);
+			double		frac = (double) (pos - p->wal_end) /
+				(double) (s->wal_end - p->wal_end);
+			double		crossed = (double) p->at + frac * (double) (s->at - p->at);
+
+			result.value = Max(0.0, ((double) now - crossed) / USECS_PER_SEC);
+			return result;
+		}
+	}
+	result.isnull = true;
+	return result;
+}
+
+/*
+ * The rate of the WAL end over the last "seconds" at time now, bytes per
+ * second: from the WAL end then (the newest sample at or before that time)
+ * to the newest sample.  With a shorter history, over what there is;
+ * null with less than a second of it.
+ */
+WalmonFloat8
+walmon_ring_rate(const WalmonWalSample *ring, int size, int next, int count,
+				 TimestampTz now, int seconds)
+{
+	WalmonFloat8 result = {0, true};
+	TimestampTz since = now - (TimestampTz) seconds * USECS_PER_SEC;
+	const WalmonWalSample *from = NULL;
+	const WalmonWalSample *last;
+	double		span;
+
+	if (count == 0)
+		return result;
+	last = ring_at(ring, size, next, count, count - 1);
+	for (int i = count - 1; i >= 0; i--)
+	{
+		from = ring_at(ring, size, next, count, i);
+		if (from->at <= since)
+			break;
+	}
+	span = (double) (now - Max(from->at, since)) / USECS_PER_SEC;
+	if (from->at > since)
+		span = (double) (now - from->at) / USECS_PER_SEC;
+	if (span < 1.0)
+		return result;
+	result.isnull = false;
+	result.value = (double) (last->wal_end - from->wal_end) / span;
+	return result;
+}
+
+/* The lag in seconds of a local position (see walmon_ring_lag_seconds). */
+WalmonFloat8
+walmon_walend_lag_seconds(XLogRecPtr pos, XLogRecPtr wal_end, TimestampTz now)
+{
+	LWLock	   *lock;
+	WalmonWalEnd *st = walend_state(&lock);
+	WalmonFloat8 result;
+
+	if (lock)
+		LWLockAcquire(lock, LW_SHARED);
+	result = walmon_ring_lag_seconds(st->ring, WALMON_RING_SIZE, st->ring_next,
+									 st->ring_count, pos, wal_end, now);
+	if (lock)
+		LWLockRelease(lock);
+	return result;
+}
+
+/* What walmon_worker_status() shows of the WAL end, at time now. */
+void
+walmon_walend_status(TimestampTz now, WalmonWalEndStatus *status)
+{
+	LWLock	   *lock;
+	WalmonWalEnd *st = walend_state(&lock);
+
+	if (lock)
+		LWLockAcquire(lock, LW_SHARED);
+	status->wal_end = st->wal_end;
+	status->trail_bytes = st->trail_bytes;
+	status->own_bytes = st->own_bytes;
+	status->bookkeeping_bytes = st->bookkeeping_bytes;
+	status->scan_bytes = st->scan_bytes;
+	status->rate = walmon_ring_rate(st->ring, WALMON_RING_SIZE, st->ring_next,
+									st->ring_count, now, 60);
+	status->rate_15min = walmon_ring_rate(st->ring, WALMON_RING_SIZE,
+										  st->ring_next, st->ring_count, now,
+										  15 * 60);
+	status->oldest_sample = st->ring_count > 0 ?
+		ring_at(st->ring, WALMON_RING_SIZE, st->ring_next, st->ring_count, 0)->at : 0;
+	if (lock)
+		LWLockRelease(lock);
+}
+
+/*
+ * How long until the filesystem holding pg_wal is full at the given rate
+ * of WAL, in seconds: null without a rate (or one of zero); *free_bytes,
+ * when not NULL, gets its free space (null when it cannot be read).
+ */
+WalmonFloat8
+walmon_disk_full_seconds(WalmonFloat8 rate, WalmonInt64 *free_bytes)
+{
+	WalmonFloat8 result = {0, true};
+	struct statvfs fs;
+	char		path[MAXPGPATH];
+
+	snprintf(path, sizeof(path), "%s/" XLOGDIR, DataDir);
+	if (statvfs(path, &fs) != 0)
+	{
+		if (free_bytes)
+			free_bytes->isnull = true;
+		return result;
+	}
+	if (free_bytes)
+	{
+		free_bytes->isnull = false;
+		free_bytes->value = (int64) fs.f_bavail * (int64) fs.f_frsize;
+	}
+	if (!rate.isnull && rate.value > 0)
+	{
+		result.isnull = false;
+		result.value = (double) fs.f_bavail * (double) fs.f_frsize / rate.value;
+	}
+	return result;
 }

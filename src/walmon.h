@@ -80,7 +80,7 @@ typedef struct WalmonSourceState
  * adapts its checks to the installed one.
  */
 #define WALMON_VERSION_1_0		100
-#define WALMON_VERSION_1_1		110
+#define WALMON_VERSION_1_1		101
 #define WALMON_VERSION_CURRENT	WALMON_VERSION_1_1
 
 /*
@@ -118,7 +118,8 @@ extern void walmon_store_record_history(const WalmonHistoryEvent *ev);
 extern WalmonSourceState *walmon_store_source_states(int *n);
 extern int32 walmon_store_add_source(Datum name, Datum slot_name,
 									 bool slot_isnull, int32 id,
-									 bool id_isnull);
+									 bool id_isnull, Datum server,
+									 bool server_isnull);
 
 /* ----------------------------------------------------------------
  * The refresh cycle and the background worker (issue 3)
@@ -134,30 +135,52 @@ extern int	walmon_lag_error_kb;
 extern int	walmon_metrics_interval;
 extern int	walmon_metrics_retention;
 extern int	walmon_monitor_retention;
+extern int	walmon_lag_error_seconds;
+extern int	walmon_forecast_error_seconds;
+extern int	walmon_xmin_age_error;
+extern int	walmon_missing_slot_retention;
+extern int	walmon_remote_timeout;
 
 extern void walmon_guc_define(void);
 extern void walmon_guc_define_postmaster(void);
 
-/* A nullable 64-bit value: an LSN, a byte count or a timestamp. */
+/*
+ * A nullable 64-bit value: an LSN, a byte count, a timestamp, a count of
+ * transactions, or a boolean (0 or 1).
+ */
 typedef struct WalmonInt64
 {
 	int64		value;
 	bool		isnull;
 } WalmonInt64;
 
-/* One non-temporary replication slot, as pg_replication_slots shows it. */
+/* A nullable double: seconds. */
+typedef struct WalmonFloat8
+{
+	double		value;
+	bool		isnull;
+} WalmonFloat8;
+
+/*
+ * One non-temporary replication slot, as pg_replication_slots shows it.
+ * Columns the server version lacks are null.
+ */
 typedef struct WalmonSlot
 {
 	char	   *name;
 	bool		logical;
-	bool		active;
+	bool		active;			/* a walsender streams from it */
 	WalmonInt64 restart_lsn;
 	WalmonInt64 confirmed_flush_lsn;
 	char	   *wal_status;		/* NULL when the view shows NULL */
-	bool		safe_wal_size_isnull;
-	bool		conflicting;	/* 16+: conflicts with recovery */
-	char	   *invalidation_reason;	/* 17+, else NULL */
-	WalmonInt64 inactive_since; /* 17+, else null */
+	WalmonInt64 safe_wal_size;	/* as the view computes it */
+	WalmonInt64 xmin_age;		/* age(xmin), in transactions */
+	WalmonInt64 catalog_xmin_age;
+	WalmonInt64 conflicting;	/* 16+ */
+	char	   *invalidation_reason;	/* 17+ */
+	WalmonInt64 inactive_since; /* 17+ */
+	WalmonInt64 failover;		/* 17+ */
+	WalmonInt64 synced;			/* 17+ */
 } WalmonSlot;
 
 /*
@@ -168,7 +191,9 @@ typedef struct WalmonSlotRow
 {
 	int32		source_id;
 	char	   *slot_name;
+	bool		auto_registered;
 	bool		has_row;
+	WalmonInt64 updated_at;		/* read only */
 	WalmonInt64 wal_lsn;
 	WalmonInt64 wal_position;
 	WalmonInt64 last_wal_received;
@@ -181,6 +206,15 @@ typedef struct WalmonSlotRow
 	char	   *wal_status;
 	WalmonInt64 safe_wal_size;
 	WalmonInt64 inactive_since;
+	/* walmon 1.1 */
+	WalmonFloat8 replication_lag_seconds;
+	WalmonFloat8 seconds_to_invalidation;
+	WalmonInt64 xmin_age;
+	WalmonInt64 catalog_xmin_age;
+	WalmonInt64 conflicting;
+	WalmonInt64 failover;
+	WalmonInt64 synced;
+	char	   *invalidation_reason;
 } WalmonSlotRow;
 
 /* What walmon_store_refresh_begin found. */
@@ -188,6 +222,7 @@ typedef enum WalmonRefreshStart
 {
 	WALMON_REFRESH_OK,			/* locked: this session refreshes */
 	WALMON_REFRESH_NO_EXTENSION,	/* walmon is not installed here */
+	WALMON_REFRESH_OLD_VERSION, /* installed, but older than 1.1 */
 	WALMON_REFRESH_BUSY			/* another session is refreshing */
 } WalmonRefreshStart;
 
@@ -195,10 +230,14 @@ typedef enum WalmonRefreshStart
 extern WalmonRefreshStart walmon_store_refresh_begin(bool wait);
 extern WalmonSlot *walmon_store_read_slots(int *nslots);
 extern WalmonSlotRow *walmon_store_read_slot_rows(int *nrows);
+extern char **walmon_store_read_ignored(int *n);
+extern int	walmon_store_unignore(char **slot_names, int n);
 extern int32 *walmon_store_register_slots(char **slot_names, int n,
 										  char ***registered, int *nregistered);
 extern int	walmon_store_update_slot_rows(const WalmonSlotRow *rows, int n);
 extern int	walmon_store_insert_slot_rows(const WalmonSlotRow *rows, int n);
+extern int	walmon_store_forget_sources(const int32 *ids, int n);
+extern bool walmon_store_is_own_relfilenode(Oid spc, Oid db, Oid relnode);
 
 /*
  * walend.c: the effective foreign WAL end (see cycle.c for the design).
@@ -218,19 +257,72 @@ typedef struct WalmonOwnWrite
 
 #define WALMON_OWN_WRITES	8
 
+/* One point of the WAL end's history: when it was where. */
+typedef struct WalmonWalSample
+{
+	TimestampTz at;
+	XLogRecPtr	wal_end;
+} WalmonWalSample;
+
+/* the samples kept of the WAL end: one per cycle in which it moved */
+#define WALMON_RING_SIZE	4096
+
 typedef struct WalmonWalEnd
 {
 	XLogRecPtr	wal_end;		/* E: invalid until the first cycle */
 	XLogRecPtr	marker;			/* last important record accounted for */
+	bool		marker_own;		/* whether it was one of walmon's own */
+	XLogRecPtr	insert;			/* the insert position E was set against */
+	uint64		own_bytes;		/* walmon's own WAL read since E was set */
+	uint64		bookkeeping_bytes;	/* bookkeeping WAL counted since then */
+	uint64		scan_bytes;		/* how far the last scan read */
+	uint64		trail_bytes;	/* insert position minus E, at the last cycle */
 	int			next_own;		/* ring position of the next own write */
 	WalmonOwnWrite own[WALMON_OWN_WRITES];
+	int			ring_next;		/* where the next sample goes */
+	int			ring_count;
+	WalmonWalSample ring[WALMON_RING_SIZE];
 } WalmonWalEnd;
 
-extern XLogRecPtr walmon_walend_begin(void);
+/* What walmon_worker_status() shows of it. */
+typedef struct WalmonWalEndStatus
+{
+	XLogRecPtr	wal_end;
+	uint64		trail_bytes;
+	uint64		own_bytes;
+	uint64		bookkeeping_bytes;
+	uint64		scan_bytes;
+	WalmonFloat8 rate;			/* foreign WAL bytes per second, last minute */
+	WalmonFloat8 rate_15min;
+	TimestampTz oldest_sample;	/* 0 when there is none */
+} WalmonWalEndStatus;
+
+/* the bookkeeping WAL E may trail the insert position by */
+#define WALMON_BOOKKEEPING_ALLOWANCE	(64 * 1024)
+/* the most WAL one cycle reads to tell foreign records from the others */
+#define WALMON_SCAN_MAX_BYTES	(16 * 1024 * 1024)
+
+extern XLogRecPtr walmon_walend_begin(TimestampTz now);
 extern void walmon_walend_open(void);
 extern void walmon_walend_close(void);
 extern bool walmon_walend_is_own_xact(TransactionId xid);
 extern void walmon_walend_forget(void);
+extern WalmonFloat8 walmon_walend_lag_seconds(XLogRecPtr pos, XLogRecPtr wal_end,
+											  TimestampTz now);
+extern void walmon_walend_status(TimestampTz now, WalmonWalEndStatus *status);
+extern WalmonFloat8 walmon_disk_full_seconds(WalmonFloat8 rate,
+											 WalmonInt64 *free_bytes);
+
+/* the rate of foreign WAL over the last seconds of a ring, or null */
+extern WalmonFloat8 walmon_ring_rate(const WalmonWalSample *ring, int size,
+									 int next, int count, TimestampTz now,
+									 int seconds);
+extern WalmonFloat8 walmon_ring_lag_seconds(const WalmonWalSample *ring,
+											int size, int next, int count,
+											XLogRecPtr pos, XLogRecPtr wal_end,
+											TimestampTz now);
+extern void walmon_ring_add(WalmonWalSample *ring, int size, int *next,
+							int *count, TimestampTz at, XLogRecPtr wal_end);
 
 /* cycle.c: one cycle, inside a transaction with an active snapshot */
 typedef enum WalmonRefreshOutcome
@@ -238,16 +330,22 @@ typedef enum WalmonRefreshOutcome
 	WALMON_REFRESHED,
 	WALMON_REFRESH_SKIPPED_RECOVERY,
 	WALMON_REFRESH_SKIPPED_NO_EXTENSION,
+	WALMON_REFRESH_SKIPPED_OLD_VERSION,
 	WALMON_REFRESH_SKIPPED_BUSY
 } WalmonRefreshOutcome;
 
 extern int	walmon_cycle_run(bool wait, WalmonRefreshOutcome *outcome);
+extern char *walmon_pretty_seconds(double seconds);
+extern char *walmon_pretty_rate(double bytes_per_second);
 
 /* maintenance.c: a cycle's housekeeping, in the cycle's transaction */
-extern int	walmon_maintenance(TimestampTz now);
+extern int	walmon_maintenance(TimestampTz now, const int32 *written,
+							   int nwritten);
 
 /* store.c: what the housekeeping runs */
 extern int	walmon_store_sample_metrics(void);
+extern int	walmon_store_sample_written(const int32 *ids, int n,
+										TimestampTz older_than);
 extern int	walmon_store_prune_metrics(TimestampTz cutoff, int limit);
 extern int	walmon_store_expire_monitors(TimestampTz cutoff, int limit);
 
@@ -260,7 +358,8 @@ typedef enum WalmonWorkerPhase
 	WALMON_PHASE_WAITING_EXTENSION,
 	WALMON_PHASE_RUNNING,
 	WALMON_PHASE_STANDBY,
-	WALMON_PHASE_DISABLED
+	WALMON_PHASE_DISABLED,
+	WALMON_PHASE_OLD_VERSION
 } WalmonWorkerPhase;
 
 #define WALMON_LAST_ERROR_LEN	1024
@@ -296,6 +395,9 @@ extern void walmon_shmem_note_error(TimestampTz at, const char *message);
 extern void walmon_shmem_set_connecting(bool connecting);
 extern void walmon_shmem_set_database_missing(bool missing);
 extern WalmonWalEnd *walmon_shmem_walend(LWLock **lock);
+
+/* remote.c: remote servers */
+extern Oid	walmon_remote_check_server(const char *name);
 
 /* worker.c; walmon_is_worker is true in the background worker only */
 extern bool walmon_is_worker;

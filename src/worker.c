@@ -236,6 +236,12 @@ walmon_worker_enter(WalmonWorkerPhase phase)
 			ereport(LOG,
 					(errmsg("walmon worker is idle because walmon.enabled is off")));
 			break;
+		case WALMON_PHASE_OLD_VERSION:
+			ereport(LOG,
+					(errmsg("walmon worker is waiting for extension \"walmon\" to be updated in database \"%s\"",
+							walmon_database),
+					 errhint("Run ALTER EXTENSION walmon UPDATE.")));
+			break;
 		case WALMON_PHASE_STOPPED:
 		case WALMON_PHASE_STARTING:
 			break;
@@ -370,6 +376,9 @@ walmon_worker_cycle(void)
 				break;
 			case WALMON_REFRESH_SKIPPED_RECOVERY:
 				walmon_worker_enter(WALMON_PHASE_STANDBY);
+				break;
+			case WALMON_REFRESH_SKIPPED_OLD_VERSION:
+				walmon_worker_enter(WALMON_PHASE_OLD_VERSION);
 				break;
 			case WALMON_REFRESH_SKIPPED_BUSY:
 				/* another session is refreshing right now */

@@ -94,7 +94,8 @@ sub diag_wal
 	my ($from) = @_;
 	return unless $walinspect;
 	diag(
-		sql("SELECT string_agg(resource_manager || ' ' || record_type, ', ')
+		sql("SELECT string_agg(resource_manager || ' ' || record_type
+		            || coalesce(' (' || block_ref || ')', ''), ', ')
 		     FROM pg_get_wal_records_info('$from', pg_current_wal_flush_lsn())"
 		));
 }
