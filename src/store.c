@@ -212,6 +212,7 @@ typedef enum WalmonQuery
 	Q_ADVANCE_SOURCE_ID,
 	Q_RECORD_HISTORY,
 	Q_SOURCE_STATES,
+	Q_SOURCE_STATES_1_1,
 	Q_BATCH_REGISTERED,
 	Q_BATCH_UPSERT,
 	Q_SAMPLE_METRICS,
@@ -442,6 +443,32 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 		" CASE WHEN pg_catalog.isfinite(w.last_wal_received)"
 		"  THEN pg_catalog.date_part('epoch',"
 		"   pg_catalog.now() OPERATOR(pg_catalog.-) w.last_wal_received) END"
+		" FROM @source@ AS s"
+		" JOIN @monitor@ AS w"
+		"  ON w.source_id OPERATOR(pg_catalog.=) s.id"
+		" ORDER BY s.id USING OPERATOR(pg_catalog.<)",
+		0, {InvalidOid}
+	},
+
+	/*
+	 * 1.1: with the server and the numbers of slot-bound rows; the lag in
+	 * seconds as of now: it is stored as of updated_at and grows with the
+	 * clock while the slot does not move.
+	 */
+	[Q_SOURCE_STATES_1_1] = {
+		"SELECT s.id, s.name, s.slot_name::pg_catalog.text, w.status,"
+		" w.replication_lag_bytes,"
+		" CASE WHEN pg_catalog.isfinite(w.last_wal_received)"
+		"  THEN pg_catalog.date_part('epoch',"
+		"   pg_catalog.now() OPERATOR(pg_catalog.-) w.last_wal_received) END,"
+		" s.server::pg_catalog.text, w.retained_wal_bytes, w.safe_wal_size,"
+		" CASE WHEN w.replication_lag_seconds OPERATOR(pg_catalog.>) 0::pg_catalog.float8"
+		"   AND pg_catalog.isfinite(w.updated_at)"
+		"  THEN w.replication_lag_seconds OPERATOR(pg_catalog.+)"
+		"   pg_catalog.date_part('epoch', pg_catalog.now() OPERATOR(pg_catalog.-) w.updated_at)"
+		"  ELSE w.replication_lag_seconds END,"
+		" w.seconds_to_invalidation, w.xmin_age::pg_catalog.int8,"
+		" w.catalog_xmin_age::pg_catalog.int8"
 		" FROM @source@ AS s"
 		" JOIN @monitor@ AS w"
 		"  ON w.source_id OPERATOR(pg_catalog.=) s.id"
@@ -1929,9 +1956,12 @@ walmon_store_source_states(int *n)
 	MemoryContext callercxt = CurrentMemoryContext;
 	WalmonStoreCall call;
 	WalmonSourceState *states;
+	bool		v11;
 
 	store_begin(&call);
-	store_execute(Q_SOURCE_STATES, NULL, NULL, SPI_OK_SELECT);
+	v11 = store.version >= WALMON_VERSION_1_1;
+	store_execute(v11 ? Q_SOURCE_STATES_1_1 : Q_SOURCE_STATES, NULL, NULL,
+				  SPI_OK_SELECT);
 	*n = (int) SPI_processed;
 	states = MemoryContextAllocZero(callercxt,
 									sizeof(WalmonSourceState) * Max(*n, 1));
@@ -1949,6 +1979,22 @@ walmon_store_source_states(int *n)
 		st->lag = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 5, &st->lag_isnull));
 		st->wal_age = DatumGetFloat8(SPI_getbinval(tuple, tupdesc, 6,
 												   &st->wal_age_isnull));
+		st->retained_isnull = st->safe_isnull = st->lag_seconds_isnull = true;
+		st->to_invalidation_isnull = st->xmin_age_isnull = true;
+		st->catalog_xmin_age_isnull = true;
+		if (!v11)
+			continue;
+		st->server = store_get_text(tuple, tupdesc, 7, callercxt);
+		st->retained = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 8, &st->retained_isnull));
+		st->safe = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 9, &st->safe_isnull));
+		st->lag_seconds = DatumGetFloat8(SPI_getbinval(tuple, tupdesc, 10,
+													   &st->lag_seconds_isnull));
+		st->to_invalidation = DatumGetFloat8(SPI_getbinval(tuple, tupdesc, 11,
+														   &st->to_invalidation_isnull));
+		st->xmin_age = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 12,
+												   &st->xmin_age_isnull));
+		st->catalog_xmin_age = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 13,
+														   &st->catalog_xmin_age_isnull));
 	}
 	store_end(&call);
 

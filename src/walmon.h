@@ -68,11 +68,25 @@ typedef struct WalmonSourceState
 	int32		source_id;
 	char	   *name;
 	char	   *slot_name;		/* NULL when not bound to a slot */
-	char	   *status;
+	char	   *status;			/* NULL only after a superuser's mistake */
 	bool		lag_isnull;
 	int64		lag;
 	bool		wal_age_isnull;
 	double		wal_age;		/* seconds since last_wal_received */
+	/* walmon 1.1 (null with 1.0) */
+	char	   *server;			/* NULL for a local slot or none */
+	bool		retained_isnull;
+	int64		retained;		/* retained_wal_bytes */
+	bool		safe_isnull;
+	int64		safe;			/* safe_wal_size */
+	bool		lag_seconds_isnull;
+	double		lag_seconds;	/* replication_lag_seconds, as of now */
+	bool		to_invalidation_isnull;
+	double		to_invalidation;	/* seconds_to_invalidation */
+	bool		xmin_age_isnull;
+	int64		xmin_age;
+	bool		catalog_xmin_age_isnull;
+	int64		catalog_xmin_age;
 } WalmonSourceState;
 
 /*
