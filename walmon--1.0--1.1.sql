@@ -209,3 +209,53 @@ COMMENT ON VIEW @extschema@.walmon_overview IS
 
 REVOKE ALL ON TABLE @extschema@.walmon_overview FROM PUBLIC;
 GRANT SELECT ON TABLE @extschema@.walmon_overview TO pg_monitor;
+
+--
+-- Remote servers (contract section 9).  Their connection options live in
+-- foreign servers of walmon_fdw, their credentials in user mappings for
+-- walmon's owner: never in walmon's tables.  walmon_server lists the
+-- servers walmon follows; their sources have walmon_source.server set.
+--
+CREATE FUNCTION @extschema@.walmon_fdw_validator(text[], oid)
+RETURNS void
+AS 'MODULE_PATHNAME', 'walmon_fdw_validator'
+LANGUAGE C STRICT;
+
+COMMENT ON FUNCTION @extschema@.walmon_fdw_validator(text[], oid) IS
+'Checks the options of walmon_fdw''s servers and user mappings: libpq connection options, user and password in user mappings only, none that reads local files';
+
+CREATE FOREIGN DATA WRAPPER walmon_fdw VALIDATOR @extschema@.walmon_fdw_validator;
+
+COMMENT ON FOREIGN DATA WRAPPER walmon_fdw IS
+'Holds the connection options of the PostgreSQL servers whose replication slots walmon follows';
+
+CREATE TABLE @extschema@.walmon_server (
+	server name NOT NULL CONSTRAINT walmon_server_pkey PRIMARY KEY,
+	added_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.walmon_server', '');
+REVOKE ALL ON TABLE @extschema@.walmon_server FROM PUBLIC;
+GRANT SELECT ON TABLE @extschema@.walmon_server TO pg_monitor;
+
+CREATE FUNCTION @extschema@.walmon_add_server(server name)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'walmon_add_server'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION @extschema@.walmon_add_server(name) IS
+'Follow the replication slots of a server of walmon_fdw: polls it now and returns how many sources it registered';
+
+CREATE FUNCTION @extschema@.walmon_drop_server(server name)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'walmon_drop_server'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION @extschema@.walmon_drop_server(name) IS
+'Follow a server no more: removes its sources and their rows; true when it was followed';
+
+REVOKE ALL ON FUNCTION
+	@extschema@.walmon_fdw_validator(text[], oid),
+	@extschema@.walmon_add_server(name),
+	@extschema@.walmon_drop_server(name)
+FROM PUBLIC;

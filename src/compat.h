@@ -94,6 +94,17 @@
 	 (op) == XLOG_HEAP2_VISIBLE)
 #endif
 
+/*
+ * A WaitEventSet: made in a memory context until 16, tracked by a resource
+ * owner (none here: the caller frees it) from 17.
+ */
+#if PG_VERSION_NUM >= 170000
+#define WALMON_CREATE_WAIT_EVENT_SET(n) CreateWaitEventSet(NULL, (n))
+#else
+#define WALMON_CREATE_WAIT_EVENT_SET(n) CreateWaitEventSet(CurrentMemoryContext, (n))
+#endif
+#define WALMON_WAIT_EVENT_REMOTE PG_WAIT_EXTENSION
+
 /* Privilege checks on a foreign server: one generic function from 16. */
 #if PG_VERSION_NUM >= 160000
 #define walmon_server_aclcheck(server, role, mode) \

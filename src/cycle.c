@@ -121,7 +121,8 @@ static int	refresh_cmp_slot(const void *a, const void *b);
 static int	refresh_cmp_row(const void *a, const void *b);
 static int	refresh_cmp_source(const void *a, const void *b);
 static bool refresh_name_in(const char *name, char **names, int n);
-static WalmonSlotRow *refresh_register(const WalmonSlot *slots, int nslots,
+static WalmonSlotRow *refresh_register(const char *server,
+									   const WalmonSlot *slots, int nslots,
 									   WalmonSlotRow *rows, int *nrows,
 									   char **ignored, int nignored);
 static void refresh_report_clash(const char *slot_name);
@@ -193,8 +194,7 @@ walmon_text_equal(const char *a, const char *b)
 /* how long a cycle's insert may wait for a lock */
 #define WALMON_WRITE_LOCK_TIMEOUT "100ms"
 
-/* how long any other statement of the cycle may wait for a lock */
-#define WALMON_CYCLE_LOCK_TIMEOUT "1s"
+
 
 /* write items [first, first + count) of ctx; returns rows written */
 typedef int (*RefreshWrite) (void *ctx, int first, int count);
@@ -365,6 +365,7 @@ refresh_update_what(void *ctx, int i)
 /* New sources for slots (RefreshWrite) */
 typedef struct RefreshRegistration
 {
+	const char *server;			/* NULL: local slots */
 	char	  **names;			/* the slots */
 	bool	   *failed;			/* by slot */
 	int32	   *ids;			/* the sources registered, */
@@ -382,7 +383,8 @@ refresh_register_some(void *ctx, int first, int count)
 
 	/* all or nothing: a failure leaves reg as it was */
 	reg->failed[first] = true;
-	ids = walmon_store_register_slots(reg->names + first, count, &names, &done);
+	ids = walmon_store_register_slots(reg->server, reg->names + first, count,
+									  &names, &done);
 	reg->failed[first] = false;
 	for (int i = 0; i < done; i++)
 	{
@@ -398,6 +400,9 @@ refresh_register_what(void *ctx, int i)
 {
 	RefreshRegistration *reg = (RefreshRegistration *) ctx;
 
+	if (reg->server != NULL)
+		return psprintf("a source for replication slot \"%s\" of server \"%s\"",
+						reg->names[i], reg->server);
 	return psprintf("a source for replication slot \"%s\"", reg->names[i]);
 }
 
@@ -446,14 +451,16 @@ refresh_forget_what(void *ctx, int i)
 /* ignored slots that are gone, as a RefreshWrite */
 typedef struct RefreshUnignore
 {
+	const char *server;
 	char	  **names;
 } RefreshUnignore;
 
 static int
 refresh_unignore_some(void *ctx, int first, int count)
 {
-	return walmon_store_unignore(((RefreshUnignore *) ctx)->names + first,
-								 count);
+	RefreshUnignore *u = (RefreshUnignore *) ctx;
+
+	return walmon_store_unignore(u->server, u->names + first, count);
 }
 
 static char *
@@ -463,46 +470,25 @@ refresh_unignore_what(void *ctx, int i)
 					((RefreshUnignore *) ctx)->names[i]);
 }
 
-/* ----------------------------------------------------------------
- * What a row is computed from
- * ----------------------------------------------------------------
- */
-typedef struct RefreshContext
-{
-	XLogRecPtr	wal_end;		/* E, or a remote server's own WAL end */
-	bool		local;			/* E is the effective foreign WAL end */
-	TimestampTz now;			/* the cycle's transaction start */
-	WalmonInt64 last_commit;
-	WalmonFloat8 rate;			/* foreign WAL bytes per second */
-	WalmonFloat8 seconds_to_disk_full;
-	bool		capped;			/* max_slot_wal_keep_size is set */
-	/* the history of wal_end, for the lag in seconds */
-	const WalmonWalSample *ring;
-	int			ring_size;
-	int			ring_next;
-	int			ring_count;
-} RefreshContext;
-
-static void refresh_compute(const RefreshContext *ctx,
+static void refresh_compute(const WalmonCycleContext *ctx,
 							const WalmonSlotRow *old, const WalmonSlot *slot,
 							WalmonSlotRow *row);
 
 /*
- * One cycle: everything the worker does every walmon.naptime and
- * walmon_refresh() does when called, in the caller's transaction, with
- * an active snapshot.  Returns the number of monitor rows written and
- * says in *outcome whether the cycle ran.  With wait false, a cycle that
- * would have to wait for another one to finish is skipped.
- *
- * Every write of the cycle (sources registered or removed, monitor rows,
- * samples, removals) happens between walmon_walend_open() and
- * walmon_walend_close(), so that the next cycle knows them as walmon's own.
+ * Apply the slots of one server (ctx->server; NULL for this server's own)
+ * to the monitor rows of the sources bound to them: register sources for
+ * new slots, compute every row, write those that changed, remove
+ * auto-registered sources whose slot has long been gone, end the exclusion
+ * of dropped slots that are gone.  When the server could not be read
+ * (ctx->server_error), every row of its sources turns ERROR with that
+ * message and nothing else is done.  Must run inside the cycle's bracket
+ * (walmon_walend_open()); adds the sources whose row it wrote to
+ * *written.  Returns the number of monitor rows written.
  */
 int
-walmon_cycle_run(bool wait, WalmonRefreshOutcome *outcome)
+walmon_cycle_apply(WalmonCycleContext *ctx, WalmonSlot *slots, int nslots,
+				   List **written)
 {
-	WalmonSlot *slots;
-	int			nslots;
 	WalmonSlotRow *rows;
 	int			nrows;
 	WalmonSlotRow *updates;
@@ -511,15 +497,138 @@ walmon_cycle_run(bool wait, WalmonRefreshOutcome *outcome)
 	int			ninserts = 0;
 	int32	   *forget;
 	int			nforget = 0;
-	char	  **ignored;
-	int			nignored;
+	char	  **ignored = NULL;
+	int			nignored = 0;
 	char	  **unignore;
 	int			nunignore = 0;
-	RefreshContext ctx;
+	int			count = 0;
+
+	if (nslots > 1)
+		qsort(slots, nslots, sizeof(WalmonSlot), refresh_cmp_slot);
+
+	rows = walmon_store_read_slot_rows(ctx->server, &nrows);
+	if (ctx->server_error == NULL)
+	{
+		ignored = walmon_store_read_ignored(ctx->server, &nignored);
+		if (walmon_auto_register && nslots > 0)
+			rows = refresh_register(ctx->server, slots, nslots, rows, &nrows,
+									ignored, nignored);
+	}
+	if (ctx->server == NULL)
+		ctx->last_commit = refresh_last_commit(rows, nrows);
+	else
+		ctx->last_commit = walmon_null();
+
+	updates = palloc_array(WalmonSlotRow, Max(nrows, 1));
+	inserts = palloc_array(WalmonSlotRow, Max(nrows, 1));
+	forget = palloc_array(int32, Max(nrows, 1));
+	for (int i = 0; i < nrows; i++)
+	{
+		const WalmonSlotRow *old = &rows[i];
+		WalmonSlot	key = {.name = old->slot_name};
+		const WalmonSlot *slot = NULL;
+		WalmonSlotRow row;
+
+		if (nslots > 0 && ctx->server_error == NULL)
+			slot = bsearch(&key, slots, nslots, sizeof(WalmonSlot),
+						   refresh_cmp_slot);
+
+		refresh_compute(ctx, old, slot, &row);
+		if (!old->has_row)
+			inserts[ninserts++] = row;
+		else if (refresh_changed(old, &row))
+			updates[nupdates++] = row;
+		else if (slot == NULL && ctx->server_error == NULL &&
+				 old->auto_registered &&
+				 walmon_missing_slot_retention > 0 &&
+				 !old->updated_at.isnull &&
+				 old->updated_at.value <
+				 ctx->now - (TimestampTz) walmon_missing_slot_retention * USECS_PER_SEC)
+			forget[nforget++] = old->source_id;
+	}
+
+	/* excluded slots that are gone: one created anew is registered again */
+	unignore = palloc_array(char *, Max(nignored, 1));
+	for (int i = 0; i < nignored; i++)
+	{
+		WalmonSlot	key = {.name = ignored[i]};
+
+		if (nslots == 0 ||
+			bsearch(&key, slots, nslots, sizeof(WalmonSlot), refresh_cmp_slot) == NULL)
+			unignore[nunignore++] = ignored[i];
+	}
+
+	/*
+	 * Both kinds of write take their row locks in source_id order.  First
+	 * rows first: they are the only writes that may wait (briefly), and
+	 * while they do, this transaction holds no monitor row.
+	 */
+	if (nupdates + ninserts > 0)
+	{
+		RefreshRows ins = {inserts};
+		RefreshRows upd = {updates};
+		MemoryContext old = MemoryContextSwitchTo(ctx->list_cxt);
+
+		qsort(updates, nupdates, sizeof(WalmonSlotRow), refresh_cmp_source);
+		qsort(inserts, ninserts, sizeof(WalmonSlotRow), refresh_cmp_source);
+		MemoryContextSwitchTo(old);
+		count += refresh_isolated(refresh_insert_some, &ins, ninserts,
+								  refresh_insert_what);
+		count += refresh_isolated(refresh_update_some, &upd, nupdates,
+								  refresh_update_what);
+		old = MemoryContextSwitchTo(ctx->list_cxt);
+		for (int i = 0; i < ninserts; i++)
+			*written = lappend_int(*written, inserts[i].source_id);
+		for (int i = 0; i < nupdates; i++)
+			*written = lappend_int(*written, updates[i].source_id);
+		MemoryContextSwitchTo(old);
+	}
+	if (nforget > 0)
+	{
+		RefreshForget f = {forget};
+
+		(void) refresh_isolated(refresh_forget_some, &f, nforget,
+								refresh_forget_what);
+	}
+	if (nunignore > 0)
+	{
+		RefreshUnignore u = {ctx->server, unignore};
+
+		(void) refresh_isolated(refresh_unignore_some, &u, nunignore,
+								refresh_unignore_what);
+	}
+	return count;
+}
+
+/*
+ * One cycle: everything the worker does every walmon.naptime and
+ * walmon_refresh() does when called, in the caller's transaction, with
+ * an active snapshot: this server's slots, then (with remote) the slots of
+ * the remote servers walmon follows, then the samples and the retention.
+ * Returns the number of monitor rows written and says in *outcome whether
+ * the cycle ran.  With wait false, a cycle that would have to wait for
+ * another one to finish is skipped.
+ *
+ * The worker polls the remote servers itself, after this cycle committed,
+ * so that a remote server's trouble never holds up the local rows
+ * (remote.c); walmon_refresh() polls them here, in its transaction.
+ *
+ * Every write of the cycle (sources registered or removed, monitor rows,
+ * samples, removals) happens between walmon_walend_open() and
+ * walmon_walend_close(), so that the next cycle knows them as walmon's own.
+ */
+int
+walmon_cycle_run(bool wait, bool remote, WalmonRefreshOutcome *outcome)
+{
+	WalmonSlot *slots;
+	int			nslots;
+	WalmonCycleContext ctx;
 	WalmonWalEndStatus ws;
 	int			written = 0;
 	int			nestlevel;
 	RefreshMaintenance maint;
+	List	   *changed = NIL;
+	ListCell   *lc;
 
 	/* a standby writes nothing; after promotion, start afresh */
 	if (RecoveryInProgress())
@@ -557,6 +666,7 @@ walmon_cycle_run(bool wait, WalmonRefreshOutcome *outcome)
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.now = GetCurrentTransactionStartTimestamp();
 	ctx.local = true;
+	ctx.list_cxt = CurrentMemoryContext;
 	ctx.wal_end = walmon_walend_begin(ctx.now);
 	ctx.capped = max_slot_wal_keep_size_mb >= 0;
 	walmon_walend_status(ctx.now, &ws);
@@ -565,85 +675,10 @@ walmon_cycle_run(bool wait, WalmonRefreshOutcome *outcome)
 	walmon_walend_open();
 
 	slots = walmon_store_read_slots(&nslots);
-	if (nslots > 1)
-		qsort(slots, nslots, sizeof(WalmonSlot), refresh_cmp_slot);
+	written += walmon_cycle_apply(&ctx, slots, nslots, &changed);
 
-	rows = walmon_store_read_slot_rows(&nrows);
-	ignored = walmon_store_read_ignored(&nignored);
-	if (walmon_auto_register && nslots > 0)
-		rows = refresh_register(slots, nslots, rows, &nrows, ignored, nignored);
-
-	ctx.last_commit = refresh_last_commit(rows, nrows);
-
-	updates = palloc_array(WalmonSlotRow, Max(nrows, 1));
-	inserts = palloc_array(WalmonSlotRow, Max(nrows, 1));
-	forget = palloc_array(int32, Max(nrows, 1));
-	for (int i = 0; i < nrows; i++)
-	{
-		const WalmonSlotRow *old = &rows[i];
-		WalmonSlot	key = {.name = old->slot_name};
-		const WalmonSlot *slot = NULL;
-		WalmonSlotRow row;
-
-		if (nslots > 0)
-			slot = bsearch(&key, slots, nslots, sizeof(WalmonSlot),
-						   refresh_cmp_slot);
-
-		refresh_compute(&ctx, old, slot, &row);
-		if (!old->has_row)
-			inserts[ninserts++] = row;
-		else if (refresh_changed(old, &row))
-			updates[nupdates++] = row;
-		else if (slot == NULL && old->auto_registered &&
-				 walmon_missing_slot_retention > 0 &&
-				 !old->updated_at.isnull &&
-				 old->updated_at.value <
-				 ctx.now - (TimestampTz) walmon_missing_slot_retention * USECS_PER_SEC)
-			forget[nforget++] = old->source_id;
-	}
-
-	/* excluded slots that are gone: one created anew is registered again */
-	unignore = palloc_array(char *, Max(nignored, 1));
-	for (int i = 0; i < nignored; i++)
-	{
-		WalmonSlot	key = {.name = ignored[i]};
-
-		if (nslots == 0 ||
-			bsearch(&key, slots, nslots, sizeof(WalmonSlot), refresh_cmp_slot) == NULL)
-			unignore[nunignore++] = ignored[i];
-	}
-
-	/*
-	 * Both kinds of write take their row locks in source_id order.  First
-	 * rows first: they are the only writes that may wait (briefly), and
-	 * while they do, this transaction holds no monitor row.
-	 */
-	if (nupdates + ninserts > 0)
-	{
-		RefreshRows ins = {inserts};
-		RefreshRows upd = {updates};
-
-		qsort(updates, nupdates, sizeof(WalmonSlotRow), refresh_cmp_source);
-		qsort(inserts, ninserts, sizeof(WalmonSlotRow), refresh_cmp_source);
-		written += refresh_isolated(refresh_insert_some, &ins, ninserts,
-									refresh_insert_what);
-		written += refresh_isolated(refresh_update_some, &upd, nupdates,
-									refresh_update_what);
-	}
-	if (nforget > 0)
-	{
-		RefreshForget f = {forget};
-
-		(void) refresh_isolated(refresh_forget_some, &f, nforget,
-								refresh_forget_what);
-	}
-	if (nunignore > 0)
-	{
-		RefreshUnignore u = {unignore};
-
-		(void) refresh_isolated(refresh_unignore_some, &u, nunignore,
-								refresh_unignore_what);
-	}
+	if (remote)
+		written += walmon_remote_cycle(ctx.now, &changed);
 
 	/*
 	 * Samples and retention, after the rows they sample; the rows written
@@ -651,12 +686,10 @@ walmon_cycle_run(bool wait, WalmonRefreshOutcome *outcome)
 	 * enough, so that a change and its sample make one write.
 	 */
 	maint.now = ctx.now;
-	maint.written = palloc_array(int32, Max(nupdates + ninserts, 1));
+	maint.written = palloc_array(int32, Max(list_length(changed), 1));
 	maint.nwritten = 0;
-	for (int i = 0; i < ninserts; i++)
-		maint.written[maint.nwritten++] = inserts[i].source_id;
-	for (int i = 0; i < nupdates; i++)
-		maint.written[maint.nwritten++] = updates[i].source_id;
+	foreach(lc, changed)
+		maint.written[maint.nwritten++] = lfirst_int(lc);
 	(void) refresh_isolated(refresh_maintenance, &maint, 1,
 							refresh_maintenance_what);
 
@@ -756,8 +789,8 @@ refresh_slot_is_managed(const WalmonSlot *slot)
  * with those of the new sources (which have no monitor row yet) added.
  */
 static WalmonSlotRow *
-refresh_register(const WalmonSlot *slots, int nslots, WalmonSlotRow *rows,
-				 int *nrows, char **ignored, int nignored)
+refresh_register(const char *server, const WalmonSlot *slots, int nslots,
+				 WalmonSlotRow *rows, int *nrows, char **ignored, int nignored)
 {
 	char	  **wanted = palloc_array(char *, nslots);
 	int			nwanted = 0;
@@ -774,6 +807,7 @@ refresh_register(const WalmonSlot *slots, int nslots, WalmonSlotRow *rows,
 		WalmonSlotRow key = {.slot_name = slots[i].name};
 
 		if (refresh_slot_is_managed(&slots[i]) ||
+			(slots[i].synced_on_standby) ||
 			refresh_name_in(slots[i].name, ignored, nignored))
 			continue;
 		if (n == 0 ||
@@ -783,6 +817,7 @@ refresh_register(const WalmonSlot *slots, int nslots, WalmonSlotRow *rows,
 	if (nwanted == 0)
 		return rows;
 
+	reg.server = server;
 	reg.names = wanted;
 	reg.ids = palloc_array(int32, nwanted);
 	reg.registered = palloc_array(char *, nwanted);
@@ -961,7 +996,7 @@ walmon_pretty_rate(double bytes_per_second)
  * does not exist) and its stored row (old).
  */
 static void
-refresh_compute(const RefreshContext *ctx, const WalmonSlotRow *old,
+refresh_compute(const WalmonCycleContext *ctx, const WalmonSlotRow *old,
 				const WalmonSlot *slot, WalmonSlotRow *row)
 {
 	const char *invalidated;
@@ -1004,8 +1039,14 @@ refresh_compute(const RefreshContext *ctx, const WalmonSlotRow *old,
 		row->inactive_since = (old->has_row && !old->inactive_since.isnull) ?
 			old->inactive_since : walmon_int64(now);
 		row->status = WALMON_STATUS_ERROR;
-		row->error_message = psprintf("replication slot \"%s\" does not exist",
-									  old->slot_name);
+		if (ctx->server_error != NULL)
+			row->error_message = pstrdup(ctx->server_error);
+		else if (ctx->server != NULL)
+			row->error_message = psprintf("replication slot \"%s\" does not exist on server \"%s\"",
+										  old->slot_name, ctx->server);
+		else
+			row->error_message = psprintf("replication slot \"%s\" does not exist",
+										  old->slot_name);
 		return;
 	}
 

@@ -665,7 +665,7 @@ walmon_refresh(PG_FUNCTION_ARGS)
 	cycle = AllocSetContextCreate(CurrentMemoryContext, "walmon refresh",
 								  ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cycle);
-	rows = walmon_cycle_run(true, &outcome);
+	rows = walmon_cycle_run(true, true, &outcome);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cycle);
 

@@ -95,6 +95,7 @@ typedef enum WalmonRel
 	REL_SOURCE_SEQ,
 	REL_MONITOR_SEQ,
 	REL_IGNORED,				/* 1.1 */
+	REL_SERVER,					/* 1.1 */
 	WALMON_NUM_RELS
 } WalmonRel;
 
@@ -114,6 +115,7 @@ static const StoreRelSpec store_rels[WALMON_NUM_RELS] = {
 	[REL_SOURCE_SEQ] = {"walmon_source_id_seq", "@source_seq@", RELKIND_SEQUENCE, WALMON_VERSION_1_0},
 	[REL_MONITOR_SEQ] = {"wal_monitor_id_seq", "@monitor_seq@", RELKIND_SEQUENCE, WALMON_VERSION_1_0},
 	[REL_IGNORED] = {"walmon_ignored_slot", "@ignored@", RELKIND_RELATION, WALMON_VERSION_1_1},
+	[REL_SERVER] = {"walmon_server", "@server@", RELKIND_RELATION, WALMON_VERSION_1_1},
 };
 
 /*
@@ -137,6 +139,7 @@ static const StoreColumnSpec store_columns[] = {
 	{REL_SOURCE, "auto_registered", BOOLOID, WALMON_VERSION_1_1},
 	{REL_IGNORED, "server", NAMEOID, WALMON_VERSION_1_1},
 	{REL_IGNORED, "slot_name", NAMEOID, WALMON_VERSION_1_1},
+	{REL_SERVER, "server", NAMEOID, WALMON_VERSION_1_1},
 
 	{REL_MONITOR, "id", INT4OID, WALMON_VERSION_1_0},
 	{REL_MONITOR, "source_id", INT4OID, WALMON_VERSION_1_0},
@@ -227,6 +230,10 @@ typedef enum WalmonQuery
 	Q_REFRESH_REGISTER,
 	Q_REFRESH_FORGET,
 	Q_REFRESH_LOCK,
+	Q_SERVERS,
+	Q_COUNT_SOURCES,
+	Q_BIND_SERVER,
+	Q_UNBIND_SERVER,
 	Q_REFRESH_UPDATE,
 	Q_REFRESH_INSERT,
 	WALMON_NUM_QUERIES
@@ -636,8 +643,8 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 	},
 
 	/*
-	 * Every source bound to a local slot, with its monitor row when it has
-	 * one.
+	 * Every source bound to a slot of server $1 (NULL: a local slot), with
+	 * its monitor row when it has one.
 	 */
 	[Q_REFRESH_ROWS] = {
 		"SELECT s.id, s.slot_name, s.auto_registered, w.source_id IS NOT NULL,"
@@ -651,21 +658,24 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 		" FROM @source@ AS s"
 		" LEFT JOIN @monitor@ AS w"
 		" ON w.source_id OPERATOR(pg_catalog.=) s.id"
-		" WHERE s.slot_name IS NOT NULL AND s.server IS NULL",
-		0, {InvalidOid}
+		" WHERE s.slot_name IS NOT NULL"
+		" AND (s.server OPERATOR(pg_catalog.=) $1 OR (s.server IS NULL AND $1 IS NULL))",
+		1, {NAMEOID}
 	},
 
-	/* the local slots whose dropped source must not come back */
+	/* the slots of server $1 whose dropped source must not come back */
 	[Q_REFRESH_IGNORED] = {
-		"SELECT i.slot_name FROM @ignored@ AS i WHERE i.server IS NULL",
-		0, {InvalidOid}
+		"SELECT i.slot_name FROM @ignored@ AS i"
+		" WHERE (i.server OPERATOR(pg_catalog.=) $1 OR (i.server IS NULL AND $1 IS NULL))",
+		1, {NAMEOID}
 	},
 
 	/* their slots are gone: a slot created with that name is registered */
 	[Q_REFRESH_UNIGNORE] = {
 		"DELETE FROM @ignored@ AS i"
-		" WHERE i.server IS NULL AND i.slot_name OPERATOR(pg_catalog.=) ANY ($1)",
-		1, {NAMEARRAYOID}
+		" WHERE (i.server OPERATOR(pg_catalog.=) $2 OR (i.server IS NULL AND $2 IS NULL))"
+		" AND i.slot_name OPERATOR(pg_catalog.=) ANY ($1)",
+		2, {NAMEARRAYOID, NAMEOID}
 	},
 
 	/*
@@ -675,15 +685,19 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 	 * open transaction makes it fail, not wait.
 	 */
 	[Q_REFRESH_REGISTER] = {
-		"INSERT INTO @source@ AS s (name, slot_name, auto_registered)"
-		" SELECT n.slot::pg_catalog.text, n.slot, true"
-		" FROM pg_catalog.unnest($1) AS n(slot)"
+		"INSERT INTO @source@ AS s (name, slot_name, server, auto_registered)"
+		" SELECT n.name, n.slot, $2, true"
+		" FROM (SELECT u.slot, CASE WHEN $2 IS NULL THEN u.slot::pg_catalog.text"
+		"   ELSE $2::pg_catalog.text OPERATOR(pg_catalog.||) '/'"
+		"    OPERATOR(pg_catalog.||) u.slot::pg_catalog.text END AS name"
+		"  FROM pg_catalog.unnest($1) AS u(slot)) AS n"
 		" WHERE NOT EXISTS (SELECT FROM @source@ AS x"
-		"  WHERE x.name OPERATOR(pg_catalog.=) n.slot::pg_catalog.text"
-		"  OR (x.slot_name OPERATOR(pg_catalog.=) n.slot AND x.server IS NULL))"
+		"  WHERE x.name OPERATOR(pg_catalog.=) n.name"
+		"  OR (x.slot_name OPERATOR(pg_catalog.=) n.slot"
+		"   AND (x.server OPERATOR(pg_catalog.=) $2 OR (x.server IS NULL AND $2 IS NULL))))"
 		" ORDER BY n.slot USING OPERATOR(pg_catalog.<)"
 		" RETURNING s.id, s.slot_name",
-		1, {NAMEARRAYOID}
+		2, {NAMEARRAYOID, NAMEOID}
 	},
 
 	/* auto-registered sources whose slot has long been gone */
@@ -691,6 +705,41 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 		"DELETE FROM @source@ AS s"
 		" WHERE s.id OPERATOR(pg_catalog.=) ANY ($1) AND s.auto_registered",
 		1, {INT4ARRAYOID}
+	},
+
+	/* the remote servers walmon follows, by name */
+	[Q_SERVERS] = {
+		"SELECT v.server FROM @server@ AS v"
+		" ORDER BY v.server USING OPERATOR(pg_catalog.<)",
+		0, {InvalidOid}
+	},
+
+	[Q_COUNT_SOURCES] = {
+		"SELECT pg_catalog.count(*) FROM @source@ AS s"
+		" WHERE s.server OPERATOR(pg_catalog.=) $1",
+		1, {NAMEOID}
+	},
+
+	[Q_BIND_SERVER] = {
+		"INSERT INTO @server@ (server) VALUES ($1) ON CONFLICT DO NOTHING",
+		1, {NAMEOID}
+	},
+
+	/*
+	 * Follow a server no more: its sources go (with their rows, their
+	 * history stays), and so do its excluded slots.  Returns whether it
+	 * was followed.
+	 */
+	[Q_UNBIND_SERVER] = {
+		"WITH v AS (DELETE FROM @server@ AS v"
+		"  WHERE v.server OPERATOR(pg_catalog.=) $1 RETURNING v.server),"
+		" s AS (DELETE FROM @source@ AS s"
+		"  WHERE s.server OPERATOR(pg_catalog.=) $1 RETURNING s.id),"
+		" i AS (DELETE FROM @ignored@ AS i"
+		"  WHERE i.server OPERATOR(pg_catalog.=) $1 RETURNING i.slot_name)"
+		" SELECT (SELECT pg_catalog.count(*) FROM v),"
+		"  (SELECT pg_catalog.count(*) FROM s), (SELECT pg_catalog.count(*) FROM i)",
+		1, {NAMEOID}
 	},
 
 	/*
@@ -2153,20 +2202,36 @@ walmon_store_read_slots(int *nslots)
 	return slots;
 }
 
+/* A name datum of server, or null (*isnull) for a local slot. */
+static Datum
+store_server_datum(const char *server, bool *isnull)
+{
+	Name		name;
+
+	*isnull = server == NULL;
+	if (server == NULL)
+		return (Datum) 0;
+	name = palloc0(NAMEDATALEN);
+	namestrcpy(name, server);
+	return NameGetDatum(name);
+}
+
 /*
- * Every source bound to a local slot, with its monitor row when it has
- * one, in the caller's memory context.
+ * Every source bound to a slot of server (NULL: a local slot), with its
+ * monitor row when it has one, in the caller's memory context.
  */
 WalmonSlotRow *
-walmon_store_read_slot_rows(int *nrows)
+walmon_store_read_slot_rows(const char *server, int *nrows)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	WalmonStoreCall call;
 	WalmonSlotRow *rows;
 	int			n;
+	bool		isnull;
+	Datum		arg = store_server_datum(server, &isnull);
 
 	store_begin(&call);
-	n = store_execute(Q_REFRESH_ROWS, NULL, NULL, SPI_OK_SELECT);
+	n = store_execute(Q_REFRESH_ROWS, &arg, &isnull, SPI_OK_SELECT);
 	rows = MemoryContextAllocZero(caller, sizeof(WalmonSlotRow) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
@@ -2208,18 +2273,20 @@ walmon_store_read_slot_rows(int *nrows)
 }
 
 /*
- * The local slots whose auto-registered source was dropped, in the
+ * The slots of server (NULL: local) whose source was dropped, in the
  * caller's memory context.
  */
 char	  **
-walmon_store_read_ignored(int *n)
+walmon_store_read_ignored(const char *server, int *n)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	WalmonStoreCall call;
 	char	  **names;
+	bool		isnull;
+	Datum		arg = store_server_datum(server, &isnull);
 
 	store_begin(&call);
-	*n = store_execute(Q_REFRESH_IGNORED, NULL, NULL, SPI_OK_SELECT);
+	*n = store_execute(Q_REFRESH_IGNORED, &arg, &isnull, SPI_OK_SELECT);
 	names = MemoryContextAlloc(caller, sizeof(char *) * Max(*n, 1));
 	for (int i = 0; i < *n; i++)
 		names[i] = store_get_name(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
@@ -2245,16 +2312,23 @@ store_name_array(char **names, int n)
 										   false, TYPALIGN_CHAR));
 }
 
-/* Forget that these local slots were ignored; rows deleted. */
+/* Forget that these slots of server were ignored; rows deleted. */
 int
-walmon_store_unignore(char **slot_names, int n)
+walmon_store_unignore(const char *server, char **slot_names, int n)
 {
-	Datum		arg;
+	WalmonStoreCall call;
+	Datum		args[2];
+	bool		isnull[2] = {false, false};
+	int			done;
 
 	if (n == 0)
 		return 0;
-	arg = store_name_array(slot_names, n);
-	return store_run(Q_REFRESH_UNIGNORE, &arg, SPI_OK_DELETE);
+	args[0] = store_name_array(slot_names, n);
+	args[1] = store_server_datum(server, &isnull[1]);
+	store_begin(&call);
+	done = store_execute(Q_REFRESH_UNIGNORE, args, isnull, SPI_OK_DELETE);
+	store_end(&call);
+	return done;
 }
 
 /* Remove auto-registered sources (and their rows); sources removed. */
@@ -2274,22 +2348,26 @@ walmon_store_forget_sources(const int32 *ids, int n)
 }
 
 /*
- * Register a source for each of the given slots unless a source already
- * has its name or its slot.  Returns the ids of the sources registered,
+ * Register a source for each of the given slots of server (NULL: local),
+ * named after the slot (<server>/<slot> for a remote one), unless a source
+ * already has that name or that slot.  Returns the ids of the sources registered,
  * and their slot names in *registered, in the caller's memory context.
  */
 int32 *
-walmon_store_register_slots(char **slot_names, int n, char ***registered,
-							int *nregistered)
+walmon_store_register_slots(const char *server, char **slot_names, int n,
+							char ***registered, int *nregistered)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	WalmonStoreCall call;
-	Datum		arg = store_name_array(slot_names, n);
+	Datum		args[2];
+	bool		isnull[2] = {false, false};
 	int32	   *ids;
 	int			done;
 
+	args[0] = store_name_array(slot_names, n);
+	args[1] = store_server_datum(server, &isnull[1]);
 	store_begin(&call);
-	done = store_execute(Q_REFRESH_REGISTER, &arg, NULL,
+	done = store_execute(Q_REFRESH_REGISTER, args, isnull,
 						 SPI_OK_INSERT_RETURNING);
 	ids = MemoryContextAlloc(caller, sizeof(int32) * Max(done, 1));
 	*registered = MemoryContextAlloc(caller, sizeof(char *) * Max(done, 1));
@@ -2538,4 +2616,75 @@ walmon_store_expire_monitors(TimestampTz cutoff, int limit)
 	Datum		args[2] = {TimestampTzGetDatum(cutoff), Int32GetDatum(limit)};
 
 	return store_run(Q_EXPIRE_MONITORS, args, SPI_OK_DELETE);
+}
+
+/* The remote servers walmon follows, in the caller's memory context. */
+char	  **
+walmon_store_servers(int *n)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	WalmonStoreCall call;
+	char	  **names;
+
+	store_begin(&call);
+	*n = store_execute(Q_SERVERS, NULL, NULL, SPI_OK_SELECT);
+	names = MemoryContextAlloc(caller, sizeof(char *) * Max(*n, 1));
+	for (int i = 0; i < *n; i++)
+		names[i] = store_get_name(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+								  1, caller);
+	store_end(&call);
+	return names;
+}
+
+/* Follow a server; false when it was followed already. */
+bool
+walmon_store_bind_server(const char *server)
+{
+	bool		isnull;
+	Datum		arg = store_server_datum(server, &isnull);
+
+	return store_run(Q_BIND_SERVER, &arg, SPI_OK_INSERT) > 0;
+}
+
+/* Follow a server no more; false when it was not followed. */
+bool
+walmon_store_unbind_server(const char *server)
+{
+	WalmonStoreCall call;
+	bool		isnull;
+	Datum		arg = store_server_datum(server, &isnull);
+	bool		found;
+
+	store_begin(&call);
+	store_execute(Q_UNBIND_SERVER, &arg, NULL, SPI_OK_SELECT);
+	found = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										SPI_tuptable->tupdesc, 1, &isnull)) > 0;
+	store_end(&call);
+	return found;
+}
+
+/* How many sources follow slots of server. */
+int
+walmon_store_count_sources(const char *server)
+{
+	WalmonStoreCall call;
+	bool		isnull;
+	Datum		arg = store_server_datum(server, &isnull);
+	int			n;
+
+	store_begin(&call);
+	store_execute(Q_COUNT_SOURCES, &arg, NULL, SPI_OK_SELECT);
+	n = (int) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 1, &isnull));
+	store_end(&call);
+	return n;
+}
+
+/* The owner of the extension: remote servers are reached as that role. */
+Oid
+walmon_store_owner(void)
+{
+	AcceptInvalidationMessages();
+	(void) store_lookup(false);
+	return store.owner;
 }

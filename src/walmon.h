@@ -18,6 +18,7 @@
 #include "access/xlogdefs.h"
 #include "datatype/timestamp.h"
 #include "fmgr.h"
+#include "nodes/pg_list.h"
 #include "storage/lwlock.h"
 #include "utils/tuplestore.h"
 
@@ -195,6 +196,7 @@ typedef struct WalmonSlot
 	WalmonInt64 inactive_since; /* 17+ */
 	WalmonInt64 failover;		/* 17+ */
 	WalmonInt64 synced;			/* 17+ */
+	bool		synced_on_standby;	/* synced from a primary: not a consumer */
 } WalmonSlot;
 
 /*
@@ -243,11 +245,19 @@ typedef enum WalmonRefreshStart
 /* store.c: the refresh statements */
 extern WalmonRefreshStart walmon_store_refresh_begin(bool wait);
 extern WalmonSlot *walmon_store_read_slots(int *nslots);
-extern WalmonSlotRow *walmon_store_read_slot_rows(int *nrows);
-extern char **walmon_store_read_ignored(int *n);
-extern int	walmon_store_unignore(char **slot_names, int n);
-extern int32 *walmon_store_register_slots(char **slot_names, int n,
+extern WalmonSlotRow *walmon_store_read_slot_rows(const char *server,
+												  int *nrows);
+extern char **walmon_store_read_ignored(const char *server, int *n);
+extern int	walmon_store_unignore(const char *server, char **slot_names,
+								  int n);
+extern int32 *walmon_store_register_slots(const char *server,
+										  char **slot_names, int n,
 										  char ***registered, int *nregistered);
+extern char **walmon_store_servers(int *n);
+extern bool walmon_store_bind_server(const char *server);
+extern bool walmon_store_unbind_server(const char *server);
+extern int	walmon_store_count_sources(const char *server);
+extern Oid	walmon_store_owner(void);
 extern int	walmon_store_update_slot_rows(const WalmonSlotRow *rows, int n);
 extern int	walmon_store_insert_slot_rows(const WalmonSlotRow *rows, int n);
 extern int	walmon_store_forget_sources(const int32 *ids, int n);
@@ -348,7 +358,33 @@ typedef enum WalmonRefreshOutcome
 	WALMON_REFRESH_SKIPPED_BUSY
 } WalmonRefreshOutcome;
 
-extern int	walmon_cycle_run(bool wait, WalmonRefreshOutcome *outcome);
+/* how long any statement of a cycle may wait for a lock (cycle.c) */
+#define WALMON_CYCLE_LOCK_TIMEOUT "1s"
+
+/* What the rows of one server's slots are computed from (cycle.c) */
+typedef struct WalmonCycleContext
+{
+	const char *server;			/* NULL: this server's own slots */
+	const char *server_error;	/* the server could not be read: why */
+	XLogRecPtr	wal_end;		/* E, or a remote server's own WAL end */
+	bool		local;			/* wal_end is the effective foreign WAL end */
+	TimestampTz now;			/* the cycle's transaction start */
+	WalmonInt64 last_commit;
+	WalmonFloat8 rate;			/* foreign WAL bytes per second */
+	WalmonFloat8 seconds_to_disk_full;
+	bool		capped;			/* max_slot_wal_keep_size is set */
+	/* a remote server's history of wal_end, for the lag in seconds */
+	const WalmonWalSample *ring;
+	int			ring_size;
+	int			ring_next;
+	int			ring_count;
+	MemoryContext list_cxt;		/* where the list of written sources grows */
+} WalmonCycleContext;
+
+extern int	walmon_cycle_run(bool wait, bool remote,
+							 WalmonRefreshOutcome *outcome);
+extern int	walmon_cycle_apply(WalmonCycleContext *ctx, WalmonSlot *slots,
+							   int nslots, List **written);
 extern char *walmon_pretty_seconds(double seconds);
 extern char *walmon_pretty_rate(double bytes_per_second);
 
@@ -412,6 +448,8 @@ extern WalmonWalEnd *walmon_shmem_walend(LWLock **lock);
 
 /* remote.c: remote servers */
 extern Oid	walmon_remote_check_server(const char *name);
+extern int	walmon_remote_cycle(TimestampTz now, List **written);
+extern void walmon_remote_worker_cycle(void);
 
 /* worker.c; walmon_is_worker is true in the background worker only */
 extern bool walmon_is_worker;

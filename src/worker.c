@@ -356,10 +356,17 @@ walmon_worker_cycle(void)
 		pgstat_report_activity(STATE_RUNNING, WALMON_ACTIVITY);
 		MemoryContextSwitchTo(walmon_cycle_context);
 
-		rows = walmon_cycle_run(false, &outcome);
+		rows = walmon_cycle_run(false, false, &outcome);
 
 		PopActiveSnapshot();
 		CommitTransactionCommand();
+
+		/* the remote servers, once the local rows are committed */
+		if (outcome == WALMON_REFRESHED)
+		{
+			MemoryContextSwitchTo(walmon_cycle_context);
+			walmon_remote_worker_cycle();
+		}
 		debug_query_string = NULL;
 		(void) pgstat_report_stat(false);
 		pgstat_report_activity(STATE_IDLE, NULL);
