@@ -477,7 +477,7 @@ static void refresh_compute(const WalmonCycleContext *ctx,
 /*
  * Apply the slots of one server (ctx->server; NULL for this server's own)
  * to the monitor rows of the sources bound to them: register sources for
- * new slots, compute every row, write those that changed, remove
+ * new slots (with ctx->register_slots), compute every row, write those that changed, remove
  * auto-registered sources whose slot has long been gone, end the exclusion
  * of dropped slots that are gone.  When the server could not be read
  * (ctx->server_error), every row of its sources turns ERROR with that
@@ -510,7 +510,7 @@ walmon_cycle_apply(WalmonCycleContext *ctx, WalmonSlot *slots, int nslots,
 	if (ctx->server_error == NULL)
 	{
 		ignored = walmon_store_read_ignored(ctx->server, &nignored);
-		if (walmon_auto_register && nslots > 0)
+		if (ctx->register_slots && nslots > 0)
 			rows = refresh_register(ctx->server, slots, nslots, rows, &nrows,
 									ignored, nignored);
 	}
@@ -666,6 +666,7 @@ walmon_cycle_run(bool wait, bool remote, WalmonRefreshOutcome *outcome)
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.now = GetCurrentTransactionStartTimestamp();
 	ctx.local = true;
+	ctx.register_slots = walmon_auto_register;
 	ctx.list_cxt = CurrentMemoryContext;
 	ctx.wal_end = walmon_walend_begin(ctx.now);
 	ctx.capped = max_slot_wal_keep_size_mb >= 0;

@@ -14,10 +14,13 @@
  * worker, or a session calling walmon_refresh()), opened with
  * PQconnectStartParams/PQconnectPoll, one read-only query sent with
  * PQsendQuery, and every socket waited on in one WaitEventSet with the
- * latch.  Each server has walmon.remote_timeout from the start of the poll:
- * past it, or on any error, its connection is closed, its sources turn
- * ERROR with the reason, and it is tried again after a backoff that doubles
- * up to a minute.  Nothing else waits for it, and nothing is written on it.
+ * latch.  Each server has walmon.remote_timeout from the start of its
+ * poll: past it, or on any error, its connection is closed, its sources
+ * turn ERROR with the reason, and it is tried again after a backoff that
+ * doubles up to a minute.  The worker waits for the servers at most a
+ * second (half a naptime when that is less) per cycle: one that answers
+ * later is applied by a later cycle, so a server that hangs delays nothing
+ * but its own sources.  Nothing is written on a server.
  *
  * The reply is a single row: the server's version, whether it is in
  * recovery, its WAL end (the receive position on a standby), its
@@ -78,6 +81,9 @@ PG_FUNCTION_INFO_V1(walmon_drop_server);
 /* the longest wait between two attempts to reach a failing server, in ms */
 #define WALMON_REMOTE_MAX_BACKOFF_MS	60000
 
+/* the longest the worker waits for slow servers in one cycle, in ms */
+#define WALMON_REMOTE_CYCLE_WAIT_MS	1000
+
 /* the longest error message of a server a row repeats */
 #define WALMON_REMOTE_MAX_ERROR	1000
 
@@ -129,7 +135,8 @@ typedef enum RemotePhase
 typedef struct RemoteServer
 {
 	char		name[NAMEDATALEN];
-	bool		bound;			/* still in walmon_server */
+	bool		bound;			/* still polled */
+	bool		followed;		/* in walmon_server: its slots are registered */
 	bool		stale;			/* its options changed: reconnect */
 	PGconn	   *conn;
 	RemotePhase phase;
@@ -379,6 +386,12 @@ remote_prepare(RemoteServer *srv, Oid owner)
 	MemoryContext oldcontext = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
 
+	/* a poll that an earlier cycle started and that is still under way */
+	if (!srv->stale && srv->conn != NULL &&
+		(srv->phase == RP_CONNECTING || srv->phase == RP_SENDING ||
+		 srv->phase == RP_WAITING))
+		return;
+
 	srv->phase = RP_SKIP;
 	srv->keywords = NULL;
 	srv->values = NULL;
@@ -458,6 +471,8 @@ remote_prepare(RemoteServer *srv, Oid owner)
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
 		srv->phase = RP_CONNECTING;
+		srv->deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													walmon_remote_timeout);
 	}
 	PG_CATCH();
 	{
@@ -626,15 +641,15 @@ remote_step(RemoteServer *srv)
 }
 
 /*
- * Poll the given servers at once, until each answered, failed or ran out
- * of walmon.remote_timeout from start.  No catalog access: the worker calls
- * this outside any transaction.
+ * Poll the given servers at once, until each answered or failed, or until
+ * "until": a server still under way then stays so, to be taken up by the
+ * next cycle.  A server fails when it runs out of walmon.remote_timeout
+ * from the start of its poll.  No catalog access: the worker calls this
+ * outside any transaction.
  */
 static void
-remote_poll(RemoteServer **servers, int n, TimestampTz start)
+remote_poll(RemoteServer **servers, int n, TimestampTz until)
 {
-	TimestampTz deadline = TimestampTzPlusMilliseconds(start, walmon_remote_timeout);
-
 	for (int i = 0; i < n; i++)
 		remote_step(servers[i]);
 
@@ -643,7 +658,7 @@ remote_poll(RemoteServer **servers, int n, TimestampTz start)
 		WaitEventSet *set;
 		WaitEvent	events[1];
 		int			pending = 0;
-		long		timeout;
+		TimestampTz wake = until;
 		TimestampTz now = GetCurrentTimestamp();
 
 		CHECK_FOR_INTERRUPTS();
@@ -655,13 +670,16 @@ remote_poll(RemoteServer **servers, int n, TimestampTz start)
 			if (srv->phase != RP_CONNECTING && srv->phase != RP_SENDING &&
 				srv->phase != RP_WAITING)
 				continue;
-			if (now >= deadline)
+			if (now >= srv->deadline)
 				remote_fail(srv, "server \"%s\" did not answer within %d ms (walmon.remote_timeout)",
 							srv->name, walmon_remote_timeout);
 			else
+			{
 				pending++;
+				wake = Min(wake, srv->deadline);
+			}
 		}
-		if (pending == 0)
+		if (pending == 0 || now >= until)
 			break;
 
 		set = WALMON_CREATE_WAIT_EVENT_SET(pending + 2);
@@ -690,9 +708,9 @@ remote_poll(RemoteServer **servers, int n, TimestampTz start)
 			AddWaitEventToSet(set, what, PQsocket(srv->conn), NULL, srv);
 		}
 
-		timeout = TimestampDifferenceMilliseconds(now, deadline);
-		(void) WaitEventSetWait(set, Max(timeout, 1), events, 1,
-								WALMON_WAIT_EVENT_REMOTE);
+		(void) WaitEventSetWait(set,
+								Max(TimestampDifferenceMilliseconds(now, wake), 1),
+								events, 1, WALMON_WAIT_EVENT_REMOTE);
 		FreeWaitEventSet(set);
 		ResetLatch(MyLatch);
 
@@ -700,6 +718,17 @@ remote_poll(RemoteServer **servers, int n, TimestampTz start)
 		for (int i = 0; i < n; i++)
 			remote_step(servers[i]);
 	}
+}
+
+/* The latest deadline of the servers being polled: when all are settled. */
+static TimestampTz
+remote_all_settled(RemoteServer **servers, int n)
+{
+	TimestampTz until = GetCurrentTimestamp();
+
+	for (int i = 0; i < n; i++)
+		until = Max(until, servers[i]->deadline);
+	return until;
 }
 
 /* ----------------------------------------------------------------
@@ -905,7 +934,8 @@ static RemoteServer **
 remote_prepare_all(int *n)
 {
 	int			nnames;
-	char	  **names = walmon_store_servers(&nnames);
+	bool	   *followed;
+	char	  **names = walmon_store_servers(&nnames, &followed);
 	RemoteServer **servers = palloc_array(RemoteServer *, Max(nnames, 1));
 	Oid			owner = walmon_store_owner();
 
@@ -916,6 +946,7 @@ remote_prepare_all(int *n)
 		RemoteServer *srv = remote_find(names[i], true);
 
 		srv->bound = true;
+		srv->followed = followed[i];
 		remote_prepare(srv, owner);
 		servers[i] = srv;
 	}
@@ -948,6 +979,7 @@ remote_apply_all(RemoteServer **servers, int n, TimestampTz now,
 
 		memset(&ctx, 0, sizeof(ctx));
 		ctx.server = srv->name;
+		ctx.register_slots = walmon_auto_register && srv->followed;
 		ctx.now = now;
 		ctx.local = false;
 		ctx.list_cxt = CurrentMemoryContext;
@@ -986,8 +1018,12 @@ remote_apply_all(RemoteServer **servers, int n, TimestampTz now,
 			}
 			PG_END_TRY();
 		}
+		if (srv->phase == RP_CONNECTING || srv->phase == RP_SENDING ||
+			srv->phase == RP_WAITING)
+			continue;			/* still under way: a later cycle applies it */
 		if (srv->phase == RP_DONE)
 		{
+			srv->phase = RP_SKIP;	/* applied once */
 			walmon_ring_add(srv->ring, WALMON_REMOTE_RING, &srv->ring_next,
 							&srv->ring_count, now, ctx.wal_end);
 			ctx.rate = walmon_ring_rate(srv->ring, WALMON_REMOTE_RING,
@@ -1023,7 +1059,7 @@ walmon_remote_cycle(TimestampTz now, List **written)
 
 	if (n == 0)
 		return 0;
-	remote_poll(servers, n, GetCurrentTimestamp());
+	remote_poll(servers, n, remote_all_settled(servers, n));
 	return remote_apply_all(servers, n, now, written);
 }
 
@@ -1056,7 +1092,16 @@ walmon_remote_worker_cycle(void)
 	if (n == 0)
 		return;
 
-	remote_poll(servers, n, GetCurrentTimestamp());
+	/*
+	 * Wait for the servers a little, not for the slowest: a server that
+	 * answers later is applied by a later cycle, and one that hangs holds
+	 * up nobody but its own sources.
+	 */
+	remote_poll(servers, n,
+				TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+											Min(walmon_remote_timeout,
+												Min(walmon_naptime / 2,
+													WALMON_REMOTE_CYCLE_WAIT_MS))));
 
 	/* what they answered */
 	SetCurrentStatementStartTimestamp();
@@ -1127,11 +1172,12 @@ walmon_add_server(PG_FUNCTION_ARGS)
 	if (walmon_store_refresh_begin(true) != WALMON_REFRESH_OK)
 		elog(ERROR, "could not lock walmon's refresh");
 	srv = remote_find(name, true);
+	srv->followed = true;
 	srv->failures = 0;			/* the caller wants an answer now */
 	remote_prepare(srv, walmon_store_owner());
 	one[0] = srv;
 	walmon_walend_open();
-	remote_poll(one, 1, GetCurrentTimestamp());
+	remote_poll(one, 1, remote_all_settled(one, 1));
 	(void) remote_apply_all(one, 1, GetCurrentTransactionStartTimestamp(), &written);
 	walmon_walend_close();
 	(void) outcome;

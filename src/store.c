@@ -707,10 +707,17 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 		1, {INT4ARRAYOID}
 	},
 
-	/* the remote servers walmon follows, by name */
+	/*
+	 * The remote servers walmon polls, by name: those it follows
+	 * (walmon_add_server: their slots are registered), and those sources
+	 * were bound to by hand.
+	 */
 	[Q_SERVERS] = {
-		"SELECT v.server FROM @server@ AS v"
-		" ORDER BY v.server USING OPERATOR(pg_catalog.<)",
+		"SELECT x.server, pg_catalog.bool_or(x.followed) FROM ("
+		" SELECT v.server, true AS followed FROM @server@ AS v"
+		" UNION ALL SELECT s.server, false FROM @source@ AS s"
+		"  WHERE s.server IS NOT NULL) AS x"
+		" GROUP BY x.server ORDER BY x.server USING OPERATOR(pg_catalog.<)",
 		0, {InvalidOid}
 	},
 
@@ -727,8 +734,8 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 
 	/*
 	 * Follow a server no more: its sources go (with their rows, their
-	 * history stays), and so do its excluded slots.  Returns whether it
-	 * was followed.
+	 * history stays), and so do its excluded slots.  Returns how many
+	 * servers, sources and excluded slots went.
 	 */
 	[Q_UNBIND_SERVER] = {
 		"WITH v AS (DELETE FROM @server@ AS v"
@@ -2618,9 +2625,12 @@ walmon_store_expire_monitors(TimestampTz cutoff, int limit)
 	return store_run(Q_EXPIRE_MONITORS, args, SPI_OK_DELETE);
 }
 
-/* The remote servers walmon follows, in the caller's memory context. */
+/*
+ * The remote servers walmon polls, in the caller's memory context, and in
+ * *followed whether walmon follows each (registers its slots).
+ */
 char	  **
-walmon_store_servers(int *n)
+walmon_store_servers(int *n, bool **followed)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	WalmonStoreCall call;
@@ -2629,9 +2639,14 @@ walmon_store_servers(int *n)
 	store_begin(&call);
 	*n = store_execute(Q_SERVERS, NULL, NULL, SPI_OK_SELECT);
 	names = MemoryContextAlloc(caller, sizeof(char *) * Max(*n, 1));
+	*followed = MemoryContextAlloc(caller, sizeof(bool) * Max(*n, 1));
 	for (int i = 0; i < *n; i++)
+	{
 		names[i] = store_get_name(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
 								  1, caller);
+		(*followed)[i] = store_get_bool(SPI_tuptable->vals[i],
+										SPI_tuptable->tupdesc, 2);
+	}
 	store_end(&call);
 	return names;
 }
@@ -2646,7 +2661,10 @@ walmon_store_bind_server(const char *server)
 	return store_run(Q_BIND_SERVER, &arg, SPI_OK_INSERT) > 0;
 }
 
-/* Follow a server no more; false when it was not followed. */
+/*
+ * Follow a server no more; false when it was neither followed nor had
+ * sources bound to it by hand.
+ */
 bool
 walmon_store_unbind_server(const char *server)
 {
@@ -2658,7 +2676,9 @@ walmon_store_unbind_server(const char *server)
 	store_begin(&call);
 	store_execute(Q_UNBIND_SERVER, &arg, NULL, SPI_OK_SELECT);
 	found = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-										SPI_tuptable->tupdesc, 1, &isnull)) > 0;
+										SPI_tuptable->tupdesc, 1, &isnull)) > 0 ||
+		DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									SPI_tuptable->tupdesc, 2, &isnull)) > 0;
 	store_end(&call);
 	return found;
 }

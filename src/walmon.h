@@ -253,7 +253,7 @@ extern int	walmon_store_unignore(const char *server, char **slot_names,
 extern int32 *walmon_store_register_slots(const char *server,
 										  char **slot_names, int n,
 										  char ***registered, int *nregistered);
-extern char **walmon_store_servers(int *n);
+extern char **walmon_store_servers(int *n, bool **followed);
 extern bool walmon_store_bind_server(const char *server);
 extern bool walmon_store_unbind_server(const char *server);
 extern int	walmon_store_count_sources(const char *server);
@@ -366,6 +366,7 @@ typedef struct WalmonCycleContext
 {
 	const char *server;			/* NULL: this server's own slots */
 	const char *server_error;	/* the server could not be read: why */
+	bool		register_slots; /* register sources for new slots */
 	XLogRecPtr	wal_end;		/* E, or a remote server's own WAL end */
 	bool		local;			/* wal_end is the effective foreign WAL end */
 	TimestampTz now;			/* the cycle's transaction start */
