@@ -259,3 +259,91 @@ REVOKE ALL ON FUNCTION
 	@extschema@.walmon_add_server(name),
 	@extschema@.walmon_drop_server(name)
 FROM PUBLIC;
+
+--
+-- Every table, column, view, function and the wrapper explain themselves
+-- (\d+ wal_monitor, \df+ walmon*).  The settings' descriptions are in
+-- pg_settings.
+--
+COMMENT ON TABLE @extschema@.walmon_source IS
+'Sources monitored by walmon: a name, and optionally a replication slot the refresh follows, local or of a remote server';
+COMMENT ON COLUMN @extschema@.walmon_source.id IS 'The source''s id: generated, or given by the application';
+COMMENT ON COLUMN @extschema@.walmon_source.name IS 'A unique name; <server>/<slot> or <slot> for sources walmon registered';
+COMMENT ON COLUMN @extschema@.walmon_source.slot_name IS 'The replication slot the refresh follows into the source''s monitor row (NULL: reported by an application)';
+COMMENT ON COLUMN @extschema@.walmon_source.created_at IS 'When the source was registered';
+COMMENT ON COLUMN @extschema@.walmon_source.server IS 'The foreign server of walmon_fdw the slot is on (NULL: this server)';
+COMMENT ON COLUMN @extschema@.walmon_source.auto_registered IS 'Registered by the refresh for a slot; removed walmon.missing_slot_retention after the slot is gone';
+
+COMMENT ON TABLE @extschema@.wal_monitor IS
+'Current WAL replication state, exactly one row per source (walmon_upsert, walmon_set_status, the refresh)';
+COMMENT ON COLUMN @extschema@.wal_monitor.id IS 'The row''s id, stable for the life of the row';
+COMMENT ON COLUMN @extschema@.wal_monitor.source_id IS 'The source (one row each: unique_source_wal)';
+COMMENT ON COLUMN @extschema@.wal_monitor.wal_lsn IS 'How far the consumer has confirmed: confirmed_flush_lsn of a logical slot, restart_lsn of a physical one (at most the effective WAL end)';
+COMMENT ON COLUMN @extschema@.wal_monitor.wal_position IS 'wal_lsn as a number';
+COMMENT ON COLUMN @extschema@.wal_monitor.last_wal_received IS 'When WAL was last received: when the refresh first saw the slot at its wal_lsn';
+COMMENT ON COLUMN @extschema@.wal_monitor.last_transaction_time IS 'The time of the last foreign commit (track_commit_timestamp), for local slots';
+COMMENT ON COLUMN @extschema@.wal_monitor.replication_slot_name IS 'The replication slot, as reported';
+COMMENT ON COLUMN @extschema@.wal_monitor.replication_lag_bytes IS 'Bytes the consumer is behind: the WAL end minus wal_lsn, never negative';
+COMMENT ON COLUMN @extschema@.wal_monitor.status IS 'ACTIVE (a walsender streams from the slot), IDLE, or ERROR (see error_message)';
+COMMENT ON COLUMN @extschema@.wal_monitor.error_message IS 'Why the status is ERROR';
+COMMENT ON COLUMN @extschema@.wal_monitor.created_at IS 'When the row was created';
+COMMENT ON COLUMN @extschema@.wal_monitor.updated_at IS 'When the row was last written; the lag in seconds and the forecast are as of then';
+COMMENT ON COLUMN @extschema@.wal_monitor.retained_wal_bytes IS 'The WAL the slot makes the server keep: the WAL end minus restart_lsn';
+COMMENT ON COLUMN @extschema@.wal_monitor.wal_status IS 'As pg_replication_slots.wal_status: reserved, extended, unreserved or lost';
+COMMENT ON COLUMN @extschema@.wal_monitor.safe_wal_size IS 'WAL that can still be written before the slot is invalidated (max_slot_wal_keep_size); never positive while unreserved or lost';
+COMMENT ON COLUMN @extschema@.wal_monitor.inactive_since IS 'When the slot last lost its consumer (NULL while one streams)';
+COMMENT ON COLUMN @extschema@.wal_monitor.replication_lag_seconds IS 'How long ago the WAL end passed wal_lsn, as of updated_at; 0 when caught up';
+COMMENT ON COLUMN @extschema@.wal_monitor.seconds_to_invalidation IS 'safe_wal_size divided by the WAL rate of the last minute, as of updated_at; NULL without max_slot_wal_keep_size or WAL';
+COMMENT ON COLUMN @extschema@.wal_monitor.xmin_age IS 'Age in transactions of the slot''s xmin: how far it holds back VACUUM';
+COMMENT ON COLUMN @extschema@.wal_monitor.catalog_xmin_age IS 'Age in transactions of the slot''s catalog_xmin';
+COMMENT ON COLUMN @extschema@.wal_monitor.conflicting IS 'As pg_replication_slots.conflicting (PostgreSQL 16 and later)';
+COMMENT ON COLUMN @extschema@.wal_monitor.failover IS 'As pg_replication_slots.failover (PostgreSQL 17 and later)';
+COMMENT ON COLUMN @extschema@.wal_monitor.synced IS 'As pg_replication_slots.synced (PostgreSQL 17 and later)';
+COMMENT ON COLUMN @extschema@.wal_monitor.invalidation_reason IS 'As pg_replication_slots.invalidation_reason (PostgreSQL 17 and later)';
+
+COMMENT ON TABLE @extschema@.wal_monitor_history IS
+'Append-only audit trail: one row for every change of wal_monitor.status, including a monitor''s first appearance';
+COMMENT ON COLUMN @extschema@.wal_monitor_history.id IS 'In the order of the changes';
+COMMENT ON COLUMN @extschema@.wal_monitor_history.source_id IS 'The source (the history outlives it)';
+COMMENT ON COLUMN @extschema@.wal_monitor_history.old_status IS 'The status before (NULL for a first row)';
+COMMENT ON COLUMN @extschema@.wal_monitor_history.new_status IS 'The status after';
+COMMENT ON COLUMN @extschema@.wal_monitor_history.error_message IS 'The error_message with the new status';
+COMMENT ON COLUMN @extschema@.wal_monitor_history.wal_lsn IS 'wal_lsn with the new status';
+COMMENT ON COLUMN @extschema@.wal_monitor_history.replication_lag_bytes IS 'replication_lag_bytes with the new status';
+COMMENT ON COLUMN @extschema@.wal_monitor_history.changed_at IS 'When the change was made (its transaction''s start)';
+
+COMMENT ON TABLE @extschema@.wal_metrics IS
+'Time series: a sample of each monitor that changed, every walmon.metrics_interval; kept walmon.metrics_retention';
+COMMENT ON COLUMN @extschema@.wal_metrics.id IS 'In the order of the samples';
+COMMENT ON COLUMN @extschema@.wal_metrics.source_id IS 'The source';
+COMMENT ON COLUMN @extschema@.wal_metrics.sampled_at IS 'When the sample was taken';
+COMMENT ON COLUMN @extschema@.wal_metrics.wal_lsn IS 'wal_lsn then';
+COMMENT ON COLUMN @extschema@.wal_metrics.replication_lag_bytes IS 'replication_lag_bytes then';
+COMMENT ON COLUMN @extschema@.wal_metrics.status IS 'status then';
+
+COMMENT ON TABLE @extschema@.walmon_ignored_slot IS
+'Slots whose source was dropped: not registered again until the slot is gone, or bound by hand';
+COMMENT ON COLUMN @extschema@.walmon_ignored_slot.server IS 'The foreign server of the slot (NULL: this server)';
+COMMENT ON COLUMN @extschema@.walmon_ignored_slot.slot_name IS 'The slot';
+COMMENT ON COLUMN @extschema@.walmon_ignored_slot.ignored_at IS 'When its source was dropped';
+
+COMMENT ON TABLE @extschema@.walmon_server IS
+'Remote servers walmon follows (walmon_add_server): their slots get sources of their own';
+COMMENT ON COLUMN @extschema@.walmon_server.server IS 'A foreign server of walmon_fdw';
+COMMENT ON COLUMN @extschema@.walmon_server.added_at IS 'When walmon began to follow it';
+
+COMMENT ON COLUMN @extschema@.walmon_overview.source_id IS 'The source';
+COMMENT ON COLUMN @extschema@.walmon_overview.name IS 'Its name';
+COMMENT ON COLUMN @extschema@.walmon_overview.server IS 'The remote server of its slot (NULL: this server)';
+COMMENT ON COLUMN @extschema@.walmon_overview.slot_name IS 'Its replication slot';
+COMMENT ON COLUMN @extschema@.walmon_overview.status IS 'ACTIVE, IDLE or ERROR';
+COMMENT ON COLUMN @extschema@.walmon_overview.status_since IS 'When it took that status';
+COMMENT ON COLUMN @extschema@.walmon_overview.in_status_for IS 'How long ago that was';
+COMMENT ON COLUMN @extschema@.walmon_overview.lag_bytes IS 'Bytes behind';
+COMMENT ON COLUMN @extschema@.walmon_overview.lag IS 'Bytes behind, for people';
+COMMENT ON COLUMN @extschema@.walmon_overview.lag_time IS 'Time behind, now (for a slot that has not moved, it grows with the clock)';
+COMMENT ON COLUMN @extschema@.walmon_overview.seconds_since_wal IS 'Seconds since WAL was last received';
+COMMENT ON COLUMN @extschema@.walmon_overview.retained_wal_bytes IS 'WAL the slot makes the server keep';
+COMMENT ON COLUMN @extschema@.walmon_overview.forecast IS 'When the slot will be invalidated at the current WAL rate, in words';
+COMMENT ON COLUMN @extschema@.walmon_overview.last_checked IS 'The last refresh for a slot-bound source, the last update for others';
+COMMENT ON COLUMN @extschema@.walmon_overview.error_message IS 'Why the status is ERROR';
