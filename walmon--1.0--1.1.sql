@@ -150,6 +150,43 @@ REVOKE ALL ON FUNCTION @extschema@.walmon_worker_status() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.walmon_worker_status() TO pg_monitor;
 
 --
+-- The rules of wal_monitor as domains: PostgreSQL reads a table's CHECK
+-- constraints from their stored text for every statement, and a domain's
+-- from its type cache (contract section 2 allows domains; clients see the
+-- base type).  The same rules: a status among ACTIVE, IDLE and ERROR, no
+-- negative position or lag.  The history trigger depends on status, the
+-- overview too (dropped above): both are made again.
+--
+CREATE DOMAIN @extschema@.walmon_status_value AS text
+	CONSTRAINT walmon_status_check
+	CHECK (VALUE OPERATOR(pg_catalog.=) ANY (ARRAY['ACTIVE', 'IDLE', 'ERROR']::pg_catalog.text[]));
+
+COMMENT ON DOMAIN @extschema@.walmon_status_value IS
+'A monitor''s status: ACTIVE, IDLE or ERROR';
+
+CREATE DOMAIN @extschema@.walmon_nonnegative_bytes AS bigint
+	CONSTRAINT walmon_nonnegative_bytes_check CHECK (VALUE OPERATOR(pg_catalog.>=) 0);
+
+COMMENT ON DOMAIN @extschema@.walmon_nonnegative_bytes IS
+'A WAL position or a number of bytes: never negative';
+
+DROP TRIGGER walmon_history_update ON @extschema@.wal_monitor;
+
+ALTER TABLE @extschema@.wal_monitor
+	DROP CONSTRAINT wal_monitor_status_check,
+	DROP CONSTRAINT wal_monitor_wal_position_check,
+	DROP CONSTRAINT wal_monitor_replication_lag_bytes_check,
+	ALTER COLUMN status TYPE @extschema@.walmon_status_value,
+	ALTER COLUMN wal_position TYPE @extschema@.walmon_nonnegative_bytes,
+	ALTER COLUMN replication_lag_bytes TYPE @extschema@.walmon_nonnegative_bytes;
+
+CREATE TRIGGER walmon_history_update
+	AFTER UPDATE OF status ON @extschema@.wal_monitor
+	FOR EACH ROW
+	WHEN (OLD.status IS DISTINCT FROM NEW.status)
+	EXECUTE FUNCTION @extschema@.walmon_history_trigger();
+
+--
 -- The overview, for people: the lag as an interval (growing with the clock
 -- for a slot that has not moved since the row was written) and the
 -- forecast in words, and the server of a remote slot.

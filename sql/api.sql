@@ -88,6 +88,15 @@ SELECT pg_catalog.array_agg(source_id) = pg_catalog.array_agg(source_id ORDER BY
 FROM walmon_status();
 
 --
+-- the rules of the columns hold for plain SQL too (as domains: 23514)
+--
+SELECT * FROM regress.try($$UPDATE wal_monitor SET status = 'BAD' WHERE source_id = 1$$);
+SELECT * FROM regress.try($$UPDATE wal_monitor SET wal_position = -1 WHERE source_id = 1$$);
+SELECT * FROM regress.try($$UPDATE wal_monitor SET replication_lag_bytes = -1 WHERE source_id = 1$$);
+-- (the detail shows the row, with its timestamps)
+SELECT state, message FROM regress.try($$UPDATE wal_monitor SET status = NULL WHERE source_id = 1$$);
+
+--
 -- walmon_set_status changes only status, error_message and updated_at
 --
 CREATE TEMP TABLE before AS SELECT * FROM wal_monitor WHERE source_id = 1;
@@ -99,6 +108,8 @@ SELECT (b.id, b.wal_lsn, b.wal_position, b.last_wal_received, b.last_transaction
         w.replication_slot_name, w.replication_lag_bytes, w.created_at) AS rest_unchanged,
        w.updated_at > b.updated_at AS updated_at_moved
 FROM before b JOIN wal_monitor w USING (source_id);
+-- (a copy of wal_monitor's rows keeps its domains: it would hold DROP EXTENSION)
+DROP TABLE before;
 -- the error message defaults to NULL
 SELECT status, error_message FROM walmon_set_status(1, 'Active');
 

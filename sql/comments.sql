@@ -10,7 +10,8 @@ FROM pg_depend d
 WHERE d.refclassid = 'pg_extension'::regclass
   AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'walmon')
   AND d.deptype = 'e'
-  AND d.classid IN ('pg_class'::regclass, 'pg_proc'::regclass, 'pg_foreign_data_wrapper'::regclass)
+  AND d.classid IN ('pg_class'::regclass, 'pg_proc'::regclass, 'pg_type'::regclass,
+                   'pg_foreign_data_wrapper'::regclass)
   AND NOT (d.classid = 'pg_class'::regclass
 		   AND (SELECT relkind FROM pg_class WHERE oid = d.objid) = 'S')
   AND obj_description(d.objid, (SELECT relname FROM pg_class WHERE oid = d.classid)) IS NULL

@@ -325,11 +325,12 @@ poll(
 # ---- a row that cannot be written is logged and recorded, the others are
 # written, and the next cycle tries it again ----
 
+# (the log offset first: a cycle may try a row as soon as the trigger exists)
+$log_offset = -s $node->logfile;
 sql(q{CREATE FUNCTION regress_boom() RETURNS trigger LANGUAGE plpgsql
 	  AS $$BEGIN RAISE EXCEPTION 'walmon test failure'; END$$});
 sql(q{CREATE TRIGGER regress_boom BEFORE UPDATE ON wal_monitor
 	  FOR EACH ROW EXECUTE FUNCTION regress_boom()});
-$log_offset = -s $node->logfile;
 foreign_wal(100);
 poll(q{SELECT last_error LIKE '%: walmon test failure' AND last_error_at IS NOT NULL
 	   FROM walmon_worker_status()},
