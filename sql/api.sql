@@ -128,6 +128,23 @@ FROM walmon_upsert_batch('[
 SELECT count(*) FROM walmon_upsert_batch('[]');
 SELECT source_id, wal_lsn, status, error_message FROM walmon_status(101);
 
+-- past a few elements, one set-based statement: rows that exist keep their
+-- id and consume none, each first row draws one
+SELECT count(walmon_add_source('bulk ' || g, NULL, 200 + g)) FROM generate_series(1, 12) AS g;
+SELECT count(*) FROM walmon_upsert_batch((SELECT jsonb_agg(jsonb_build_object('source_id', 200 + g, 'wal_lsn', '0/10'))
+                                         FROM generate_series(1, 6) AS g));
+CREATE TEMP TABLE bulk_ids AS SELECT source_id, id FROM wal_monitor WHERE source_id > 200;
+SELECT last_value AS bulk_seq_before FROM wal_monitor_id_seq \gset
+SELECT count(*) AS rows, pg_catalog.array_agg(source_id) = pg_catalog.array_agg(source_id ORDER BY source_id) AS ordered,
+       count(*) FILTER (WHERE wal_lsn = '0/20' AND status = 'IDLE') AS written
+FROM walmon_upsert_batch((SELECT jsonb_agg(jsonb_build_object('source_id', 200 + g, 'wal_lsn', '0/20', 'status', 'idle')
+                                           ORDER BY -g)
+                          FROM generate_series(1, 12) AS g));
+-- six kept their ids, six drew one each
+SELECT (SELECT count(*) FROM wal_monitor w JOIN bulk_ids b USING (source_id) WHERE w.id = b.id) AS kept,
+       (SELECT last_value FROM wal_monitor_id_seq) - :bulk_seq_before AS ids_drawn;
+DROP TABLE bulk_ids;
+
 --
 -- walmon_delete and walmon_drop_source
 --

@@ -6,6 +6,9 @@ CREATE EXTENSION walmon;
 
 SELECT walmon_add_source('a'), walmon_add_source('b', 'b_slot');
 SELECT source_id, status FROM walmon_upsert(1, '0/10');
+-- ten more with a row, for a batch long enough to be one statement
+SELECT count(walmon_add_source('e' || g, NULL, 10 + g)), count(walmon_upsert(10 + g, '0/10'))
+FROM generate_series(1, 10) AS g;
 
 CREATE TEMP TABLE fp AS
 SELECT regress.fingerprint() AS before,
@@ -62,6 +65,9 @@ INSERT INTO cases (stmt) VALUES
 	($$SELECT walmon_upsert_batch('[{"source_id": 1, "status": null}]')$$),
 	($$SELECT walmon_upsert_batch('[{"source_id": 1, "wal_position": -5}]')$$),
 	($$SELECT walmon_upsert_batch('[{"source_id": 1, "wal_lsn": "0/20"}, {"source_id": 3}]')$$),
+	-- the same in a batch that is written by one statement (more than 8 elements)
+	($$SELECT walmon_upsert_batch((SELECT jsonb_agg(jsonb_build_object('source_id', CASE WHEN g = 7 THEN 3 ELSE 10 + g END,
+	                                                                   'wal_lsn', '0/30')) FROM generate_series(1, 10) AS g))$$),
 	-- walmon_add_source
 	($$SELECT walmon_add_source(NULL)$$),
 	($$SELECT walmon_add_source('')$$),

@@ -49,6 +49,7 @@
 #include "access/relation.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/dependency.h"
 #include "catalog/index.h"
@@ -61,6 +62,7 @@
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -78,6 +80,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "walmon.h"
@@ -319,7 +322,7 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 		" replication_lag_bytes = $7, status = $8, error_message = $9,"
 		" updated_at = pg_catalog.now()"
 		" WHERE w.source_id OPERATOR(pg_catalog.=) $1"
-		" RETURNING w.*",
+		" RETURNING w.ctid",
 		WALMON_UPSERT_NARGS, UPSERT_ARGTYPES
 	},
 
@@ -338,7 +341,7 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 		" WHERE s.id OPERATOR(pg_catalog.=) $1"
 		" ON CONFLICT ON CONSTRAINT " WALMON_UNIQUE_SOURCE " DO UPDATE SET"
 		UPSERT_SET_LIST("excluded.")
-		" RETURNING w.*",
+		" RETURNING w.ctid",
 		WALMON_UPSERT_NARGS, UPSERT_ARGTYPES
 	},
 
@@ -358,7 +361,7 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 		"UPDATE @monitor@ AS w SET"
 		" status = $2, error_message = $3, updated_at = pg_catalog.now()"
 		" WHERE w.source_id OPERATOR(pg_catalog.=) $1"
-		" RETURNING w.*",
+		" RETURNING w.ctid",
 		3, {INT4OID, TEXTOID, TEXTOID}
 	},
 
@@ -521,7 +524,7 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 		" ORDER BY u.source_id USING OPERATOR(pg_catalog.<)"
 		" ON CONFLICT ON CONSTRAINT " WALMON_UNIQUE_SOURCE " DO UPDATE SET"
 		UPSERT_SET_LIST("excluded.")
-		" RETURNING w.*",
+		" RETURNING w.ctid",
 		WALMON_UPSERT_NARGS + 1, BATCH_ARGTYPES
 	},
 
@@ -1491,82 +1494,50 @@ store_put_rows(Tuplestorestate *tupstore)
 }
 
 /*
- * A DestReceiver for statements that return whole rows of wal_monitor: it
- * puts them straight into the caller's tuplestore (a batch's rows are
- * copied once, and spill to disk past work_mem, instead of piling up in
- * memory), or copies the one row into the caller's memory context.  SPI's
- * own tuple table would hold another copy of every row.
+ * A DestReceiver for the statements that write rows of wal_monitor and
+ * return them.  They return only the new row's ctid (RETURNING w.ctid):
+ * building the executor's projection and result type of wal_monitor's two
+ * dozen columns for every call cost more than everything else walmon adds
+ * to the UPDATE (bench/README.md, "Profiling").  The receiver keeps the
+ * ctids; once the statement is done and its executor memory is gone,
+ * store_fetch_rows reads each row back from the table, as it was written
+ * (a long value as the toast table holds it), and puts it into the
+ * caller's tuplestore (where a batch's rows spill to disk past work_mem
+ * instead of piling up in memory) or copies the one row into the caller's
+ * memory context, detoasted, so that no row returned refers to the toast
+ * table.
  */
 typedef struct StoreRowReceiver
 {
 	DestReceiver pub;
-	TupleDesc	rowdesc;		/* wal_monitor's row type, dropped columns too */
-	Tuplestorestate *tupstore;	/* or: */
-	MemoryContext cxt;			/* where to build the single row */
-	Datum		row;
+	ItemPointerData *tids;		/* the rows written, in the order returned */
 	uint64		count;
-	Datum	   *values;
-	bool	   *nulls;
+	uint64		size;
+	bool		single;			/* one row per source: more is an error */
 } StoreRowReceiver;
 
-/*
- * The statements return wal_monitor's columns (RETURNING w.*), which come
- * straight from the row just written: a long value is still the one the
- * caller passed, not yet toasted.  A whole-row value (RETURNING w) would
- * flatten the toasted row into two more copies of it.  The row is built
- * here, once, in the row type of wal_monitor, whose dropped columns
- * RETURNING w.* leaves out; values that are toasted (a column the
- * statement did not set) are detoasted, so that no row returned refers to
- * the toast table.
- */
 static bool
 store_receive_row(TupleTableSlot *slot, DestReceiver *self)
 {
 	StoreRowReceiver *r = (StoreRowReceiver *) self;
-	TupleDesc	rowdesc = r->rowdesc;
-	int			k = 0;
+	bool		isnull;
+	Datum		tid = slot_getattr(slot, 1, &isnull);
 
-	slot_getallattrs(slot);
-	for (int i = 0; i < rowdesc->natts; i++)
+	if (isnull)
+		elog(ERROR, "walmon statement returned no ctid");
+
+	/* one row per source: more means the uniqueness rule was broken */
+	if (r->single && r->count > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CARDINALITY_VIOLATION),
+				 errmsg("walmon's table \"wal_monitor\" has more than one row for one source"),
+				 errhint("Remove the duplicates; the constraint \"" WALMON_UNIQUE_SOURCE "\" prevents them.")));
+	if (r->count >= r->size)
 	{
-		Form_pg_attribute att = TupleDescAttr(rowdesc, i);
-
-		if (att->attisdropped)
-		{
-			r->values[i] = (Datum) 0;
-			r->nulls[i] = true;
-			continue;
-		}
-		if (k >= slot->tts_tupleDescriptor->natts)
-			elog(ERROR, "walmon statement returned too few columns");
-		r->values[i] = slot->tts_values[k];
-		r->nulls[i] = slot->tts_isnull[k];
-		if (!r->nulls[i] && att->attlen == -1 &&
-			VARATT_IS_EXTERNAL(DatumGetPointer(r->values[i])))
-			r->values[i] = PointerGetDatum(detoast_external_attr((struct varlena *)
-																  DatumGetPointer(r->values[i])));
-		k++;
+		r->size *= 2;
+		r->tids = repalloc_huge(r->tids, r->size * sizeof(ItemPointerData));
 	}
-
-	if (r->tupstore != NULL)
-		tuplestore_putvalues(r->tupstore, rowdesc, r->values, r->nulls);
-	else
-	{
-		MemoryContext old;
-		HeapTuple	tuple;
-
-		/* one row per source: more means the uniqueness rule was broken */
-		if (r->count > 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_CARDINALITY_VIOLATION),
-					 errmsg("walmon's table \"wal_monitor\" has more than one row for one source"),
-					 errhint("Remove the duplicates; the constraint \"" WALMON_UNIQUE_SOURCE "\" prevents them.")));
-		old = MemoryContextSwitchTo(r->cxt);
-		tuple = heap_form_tuple(rowdesc, r->values, r->nulls);
-		r->row = heap_copy_tuple_as_datum(tuple, rowdesc);
-		heap_freetuple(tuple);
-		MemoryContextSwitchTo(old);
-	}
+	ItemPointerCopy((ItemPointer) DatumGetPointer(tid), &r->tids[r->count]);
 	r->count++;
 	return true;
 }
@@ -1574,6 +1545,8 @@ store_receive_row(TupleTableSlot *slot, DestReceiver *self)
 static void
 store_receiver_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
 {
+	if (typeinfo->natts != 1 || TupleDescAttr(typeinfo, 0)->atttypid != TIDOID)
+		elog(ERROR, "walmon statement does not return a ctid");
 }
 
 static void
@@ -1582,15 +1555,91 @@ store_receiver_noop(DestReceiver *self)
 }
 
 /*
- * Execute a statement that returns whole rows of wal_monitor, into
- * tupstore or, when tupstore is NULL, into *row in the caller's memory
- * context; returns how many rows it returned.
+ * Read back the rows of wal_monitor whose ctids r holds, each as this
+ * transaction wrote it (this transaction holds their row locks, so no one
+ * else changed them since), into tupstore or, when tupstore is NULL, into
+ * *row.
+ */
+static void
+store_fetch_rows(StoreRowReceiver *r, Tuplestorestate *tupstore, Datum *row)
+{
+	Relation	rel;
+	TupleDesc	desc;
+	TupleTableSlot *slot;
+	Datum	   *values = NULL;
+	bool	   *nulls = NULL;
+
+	if (r->count == 0)
+		return;
+
+	/* the statement locked it */
+	rel = table_open(store.relids[REL_MONITOR], NoLock);
+	desc = RelationGetDescr(rel);
+	slot = table_slot_create(rel, NULL);
+	if (tupstore != NULL)
+	{
+		values = palloc_array(Datum, desc->natts);
+		nulls = palloc_array(bool, desc->natts);
+	}
+
+	for (uint64 i = 0; i < r->count; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (!table_tuple_fetch_row_version(rel, &r->tids[i], SnapshotAny, slot))
+			elog(ERROR, "walmon could not read back the row it wrote at (%u,%u)",
+				 ItemPointerGetBlockNumber(&r->tids[i]),
+				 ItemPointerGetOffsetNumber(&r->tids[i]));
+		if (tupstore == NULL)
+		{
+			bool		should_free;
+			HeapTuple	tuple = ExecFetchSlotHeapTuple(slot, false, &should_free);
+
+			/* flattened: the toasted values are read into the copy */
+			*row = heap_copy_tuple_as_datum(tuple, desc);
+			if (should_free)
+				heap_freetuple(tuple);
+		}
+		else
+		{
+			slot_getallattrs(slot);
+			for (int a = 0; a < desc->natts; a++)
+			{
+				values[a] = slot->tts_values[a];
+				nulls[a] = slot->tts_isnull[a];
+				if (!nulls[a] && TupleDescAttr(desc, a)->attlen == -1 &&
+					VARATT_IS_EXTERNAL(DatumGetPointer(values[a])))
+					values[a] = PointerGetDatum(detoast_external_attr((struct varlena *)
+																	  DatumGetPointer(values[a])));
+			}
+			tuplestore_putvalues(tupstore, desc, values, nulls);
+			for (int a = 0; a < desc->natts; a++)
+				if (!nulls[a] && values[a] != slot->tts_values[a])
+					pfree(DatumGetPointer(values[a]));
+		}
+		ExecClearTuple(slot);
+	}
+
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+	if (values != NULL)
+	{
+		pfree(values);
+		pfree(nulls);
+	}
+}
+
+/*
+ * Execute a statement that writes rows of wal_monitor and returns their
+ * ctids; puts the rows into tupstore or, when tupstore is NULL, the one
+ * row into *row in the caller's memory context; returns how many rows it
+ * wrote.
  */
 static uint64
 store_execute_into(WalmonQuery q, Datum *values, const bool *isnull,
 				   int expected, Tuplestorestate *tupstore, Datum *row)
 {
 	const WalmonQueryDef *def = &walmon_queries[q];
+	MemoryContext caller = CurrentMemoryContext;
 	ParamListInfo params = makeParamList(def->nargs);
 	SPIExecuteOptions options;
 	StoreRowReceiver receiver;
@@ -1612,31 +1661,27 @@ store_execute_into(WalmonQuery q, Datum *values, const bool *isnull,
 	receiver.pub.rShutdown = store_receiver_noop;
 	receiver.pub.rDestroy = store_receiver_noop;
 	receiver.pub.mydest = DestNone;
-	receiver.tupstore = tupstore;
-	receiver.cxt = CurrentMemoryContext;
-	receiver.rowdesc = lookup_rowtype_tupdesc(get_rel_type_id(store.relids[REL_MONITOR]), -1);
-	receiver.values = palloc_array(Datum, receiver.rowdesc->natts);
-	receiver.nulls = palloc_array(bool, receiver.rowdesc->natts);
+	receiver.single = (tupstore == NULL);
+	receiver.size = 8;
+	receiver.tids = palloc_array(ItemPointerData, receiver.size);
 
 	memset(&options, 0, sizeof(options));
 	options.params = params;
 	options.dest = (DestReceiver *) &receiver;
 
-	{
-		MemoryContext old = MemoryContextSwitchTo(receiver.cxt);
-
-		rc = SPI_execute_plan_extended(store_plan(q), &options);
-		MemoryContextSwitchTo(old);
-	}
+	rc = SPI_execute_plan_extended(store_plan(q), &options);
 	if (rc != expected)
 		elog(ERROR, "unexpected SPI result %s for walmon statement %d",
 			 SPI_result_code_string(rc), (int) q);
-	if (row != NULL)
-		*row = receiver.row;
-	ReleaseTupleDesc(receiver.rowdesc);
-	pfree(receiver.values);
-	pfree(receiver.nulls);
 	pfree(params);
+
+	{
+		MemoryContext old = MemoryContextSwitchTo(caller);
+
+		store_fetch_rows(&receiver, tupstore, row);
+		MemoryContextSwitchTo(old);
+	}
+	pfree(receiver.tids);
 	return receiver.count;
 }
 

@@ -6,7 +6,7 @@
 -- limits.wal_monitor: a copy of walmon's wal_monitor with the same columns,
 -- defaults, storage parameters (fillfactor) and indexes (its primary key on
 -- id, its unique constraint on source_id) but none of what walmon adds on
--- top of a plain table: no CHECK constraints, no foreign key to
+-- top of a plain table: no CHECK constraints or domains, no foreign key to
 -- walmon_source, no triggers.  It is built from the live table (LIKE and
 -- pg_class.reloptions), so it follows walmon's schema when that changes.
 -- bare_update.sql runs on it the UPDATE walmon runs for an existing row.
@@ -28,6 +28,26 @@ BEGIN
 	IF opts IS NOT NULL THEN
 		EXECUTE format('ALTER TABLE limits.wal_monitor SET (%s)', opts);
 	END IF;
+END
+$$;
+
+-- LIKE copies the columns' types, and walmon's rules are domains
+-- (walmon_status_value, walmon_nonnegative_bytes): the copy takes their
+-- base types, so that no rule is checked
+DO $$
+DECLARE
+	col record;
+BEGIN
+	FOR col IN
+		SELECT a.attname, pg_catalog.format_type(t.typbasetype, t.typtypmod) AS base
+		FROM pg_catalog.pg_attribute a
+		JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+		WHERE a.attrelid = 'limits.wal_monitor'::regclass AND a.attnum > 0
+		  AND NOT a.attisdropped AND t.typtype = 'd'
+	LOOP
+		EXECUTE format('ALTER TABLE limits.wal_monitor ALTER COLUMN %I TYPE %s',
+					   col.attname, col.base);
+	END LOOP;
 END
 $$;
 
