@@ -87,6 +87,18 @@ UPDATE wal_monitor SET replication_lag_seconds = 1e300, seconds_to_invalidation 
 WHERE source_id = 2;
 SELECT line FROM regress.prom() AS line
 WHERE line ~ '^walmon_(replication_lag_seconds|seconds_to_invalidation)\{';
+-- the forecast of a local slot is computed again, as of now, from its safe
+-- size and the WAL rate of the last minute (the stored one is as of
+-- updated_at): 0 once the slot is unreserved, whatever is stored; none
+-- without a safe size
+UPDATE walmon_source SET server = NULL WHERE id = 2;
+UPDATE wal_monitor SET safe_wal_size = 0, seconds_to_invalidation = 3600
+WHERE source_id = 2;
+SELECT line FROM regress.prom() AS line
+WHERE line ~ '^walmon_seconds_to_invalidation\{';
+UPDATE wal_monitor SET safe_wal_size = NULL WHERE source_id = 2;
+SELECT line FROM regress.prom() AS line
+WHERE line ~ '^walmon_seconds_to_invalidation\{';
 \pset format aligned
 \pset tuples_only off
 ROLLBACK;

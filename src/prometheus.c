@@ -16,6 +16,18 @@
  * and TYPE lines).  When walmon is preloaded, the worker's state and the
  * server's WAL rate and disk forecast follow.
  *
+ * The lag in seconds (the store's) and the forecast of a local slot are as
+ * of now.  A monitor row is not rewritten when only its forecast changes
+ * (the WAL rate falls to nothing a minute after the server went idle, and
+ * that must not make walmon write), so the stored seconds_to_invalidation
+ * is as of updated_at: after a burst of WAL it would go on predicting the
+ * burst's end forever.  The forecast of a local slot is therefore computed
+ * again, as the refresh computes it, from its safe_wal_size (which the
+ * refresh does keep current) and the WAL rate of the last minute now.  A
+ * remote slot's forecast, whose rate is its server's, and any forecast
+ * when walmon is not preloaded (the rate is then the refreshing session's
+ * own) are the stored ones.
+ *
  * Every family's samples are consecutive and come after its one HELP and
  * TYPE line, counters end in _total, and units are base units named last:
  * the output passes "promtool check metrics" (t/065_prometheus.pl).
@@ -149,13 +161,43 @@ static const WalmonPromFamily walmon_prom_source_families[] = {
 };
 
 /*
+ * The seconds until a source's slot is invalidated: for a local slot, as
+ * of now (see the top of this file) when the current rate is known
+ * (rate_now); otherwise, the stored forecast.  Null with no sample.
+ */
+static WalmonFloat8
+walmon_prom_forecast(const WalmonSourceState *st, const WalmonFloat8 *rate_now)
+{
+	WalmonFloat8 result = {0, true};
+
+	if (rate_now == NULL || st->slot_name == NULL || st->server != NULL)
+	{
+		result.isnull = st->to_invalidation_isnull;
+		result.value = st->to_invalidation;
+	}
+	else if (st->safe_isnull)
+		;						/* no max_slot_wal_keep_size: no forecast */
+	else if (st->safe <= 0)
+		result.isnull = false;	/* unreserved or lost: 0 */
+	else if (!rate_now->isnull && rate_now->value > 0)
+	{
+		result.isnull = false;
+		result.value = (double) st->safe / rate_now->value;
+	}
+	return result;
+}
+
+/*
  * Append the sample of one number of a source; nothing when it is null.
+ * rate_now is the WAL rate of the last minute, NULL when not preloaded.
  */
 static void
 walmon_prom_source_sample(StringInfo buf, const char *name,
 						  const WalmonSourceState *st,
-						  WalmonPromSourceValue value)
+						  WalmonPromSourceValue value,
+						  const WalmonFloat8 *rate_now)
 {
+	WalmonFloat8 forecast;
 	bool		isnull;
 	bool		isint = true;
 	int64		i = 0;
@@ -186,8 +228,9 @@ walmon_prom_source_sample(StringInfo buf, const char *name,
 			i = st->safe;
 			break;
 		case PROM_TO_INVALIDATION:
-			isnull = st->to_invalidation_isnull;
-			d = st->to_invalidation;
+			forecast = walmon_prom_forecast(st, rate_now);
+			isnull = forecast.isnull;
+			d = forecast.value;
 			isint = false;
 			break;
 		case PROM_XMIN_AGE:
@@ -259,62 +302,58 @@ walmon_prom_epoch_seconds(TimestampTz t)
 
 /*
  * The worker's state, and the server's WAL rate and disk forecast as
- * walmon_worker_status() computes them, when walmon is preloaded (nothing
- * otherwise).  A family whose value is not known (yet) is left out.
+ * walmon_worker_status() computes them.  A family whose value is not known
+ * (yet) is left out.
  */
 static void
-walmon_prom_worker(StringInfo buf)
+walmon_prom_worker(StringInfo buf, const WalmonWorkerStatus *st,
+				   const WalmonWalEndStatus *ws)
 {
-	WalmonWorkerStatus st;
-	WalmonWalEndStatus ws;
 	WalmonInt64 free_bytes;
 	WalmonFloat8 disk_full;
 
-	if (!walmon_shmem_get_status(&st))
-		return;
-	walmon_walend_status(GetCurrentTimestamp(), &ws);
-	disk_full = walmon_disk_full_seconds(ws.rate, &free_bytes);
+	disk_full = walmon_disk_full_seconds(ws->rate, &free_bytes);
 
 	walmon_prom_int(buf, "walmon_worker_up", "gauge",
 					"1 when the walmon background worker is running.",
-					st.pid != 0 ? 1 : 0);
+					st->pid != 0 ? 1 : 0);
 	walmon_prom_int(buf, "walmon_worker_in_recovery", "gauge",
 					"1 while the server is a standby (the worker then writes nothing).",
-					st.in_recovery ? 1 : 0);
+					st->in_recovery ? 1 : 0);
 	walmon_prom_int(buf, "walmon_worker_cycles_total", "counter",
 					"Refresh cycles the worker completed since it started.",
-					st.cycles);
+					st->cycles);
 	walmon_prom_int(buf, "walmon_worker_rows_written_total", "counter",
 					"Monitor rows the worker wrote since it started.",
-					st.rows_written);
+					st->rows_written);
 	walmon_prom_int(buf, "walmon_worker_errors_total", "counter",
 					"Refresh cycles that failed since the worker started.",
-					st.errors);
-	if (st.last_cycle_end != 0)
+					st->errors);
+	if (st->last_cycle_end != 0)
 		walmon_prom_float(buf, "walmon_worker_last_cycle_timestamp_seconds",
 						  "When the worker's last cycle ended, in seconds since the epoch.",
-						  walmon_prom_epoch_seconds(st.last_cycle_end));
-	if (st.last_error_at != 0)
+						  walmon_prom_epoch_seconds(st->last_cycle_end));
+	if (st->last_error_at != 0)
 		walmon_prom_float(buf, "walmon_worker_last_error_timestamp_seconds",
 						  "When a cycle of the worker last failed, in seconds since the epoch.",
-						  walmon_prom_epoch_seconds(st.last_error_at));
-	if (!XLogRecPtrIsInvalid(ws.wal_end))
+						  walmon_prom_epoch_seconds(st->last_error_at));
+	if (!XLogRecPtrIsInvalid(ws->wal_end))
 	{
 		walmon_prom_int(buf, "walmon_worker_wal_end_bytes", "gauge",
 						"The WAL position lag is measured against (the effective foreign WAL end), in bytes.",
-						(int64) ws.wal_end);
+						(int64) ws->wal_end);
 		walmon_prom_int(buf, "walmon_worker_wal_trail_bytes", "gauge",
 						"Bytes the effective foreign WAL end trailed the insert position by at the last cycle (walmon's own WAL and bookkeeping).",
-						(int64) ws.trail_bytes);
+						(int64) ws->trail_bytes);
 	}
-	if (!ws.rate.isnull)
+	if (!ws->rate.isnull)
 		walmon_prom_float(buf, "walmon_wal_rate_bytes_per_second",
 						  "Foreign WAL written per second over the last minute.",
-						  ws.rate.value);
-	if (!ws.rate_15min.isnull)
+						  ws->rate.value);
+	if (!ws->rate_15min.isnull)
 		walmon_prom_float(buf, "walmon_wal_rate_15min_bytes_per_second",
 						  "Foreign WAL written per second over the last 15 minutes.",
-						  ws.rate_15min.value);
+						  ws->rate_15min.value);
 	if (!free_bytes.isnull)
 		walmon_prom_int(buf, "walmon_pg_wal_free_bytes", "gauge",
 						"Bytes free on the filesystem holding pg_wal.",
@@ -334,8 +373,15 @@ walmon_prometheus(PG_FUNCTION_ARGS)
 	StringInfoData buf;
 	WalmonSourceState *states;
 	int			n;
+	WalmonWorkerStatus worker;
+	WalmonWalEndStatus walend;
+	bool		preloaded;
 
 	states = walmon_store_source_states(&n);
+	/* the worker's state and the WAL rate, when walmon is preloaded */
+	preloaded = walmon_shmem_get_status(&worker);
+	if (preloaded)
+		walmon_walend_status(GetCurrentTimestamp(), &walend);
 	initStringInfo(&buf);
 
 	for (int f = 0; f < (int) lengthof(walmon_prom_source_families); f++)
@@ -347,10 +393,12 @@ walmon_prometheus(PG_FUNCTION_ARGS)
 			walmon_prom_status(&buf, states, n);
 		else
 			for (int i = 0; i < n; i++)
-				walmon_prom_source_sample(&buf, fam->name, &states[i], fam->value);
+				walmon_prom_source_sample(&buf, fam->name, &states[i], fam->value,
+										  preloaded ? &walend.rate : NULL);
 	}
 
-	walmon_prom_worker(&buf);
+	if (preloaded)
+		walmon_prom_worker(&buf, &worker, &walend);
 
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(buf.data, buf.len));
 }

@@ -254,8 +254,14 @@ sub walmon_state
 		              THEN w.replication_lag_seconds
 		                   + extract(epoch FROM now() - w.updated_at)
 		              ELSE w.replication_lag_seconds END,
-		         w.seconds_to_invalidation, w.xmin_age, w.catalog_xmin_age
-		  FROM walmon_source s JOIN wal_monitor w ON w.source_id = s.id
+		         CASE WHEN s.slot_name IS NULL OR s.server IS NOT NULL
+		              THEN w.seconds_to_invalidation
+		              WHEN w.safe_wal_size <= 0 THEN 0
+		              WHEN ws.wal_rate_bytes_per_second > 0
+		              THEN w.safe_wal_size / ws.wal_rate_bytes_per_second END,
+		         w.xmin_age, w.catalog_xmin_age
+		  FROM walmon_source s JOIN wal_monitor w ON w.source_id = s.id,
+		       walmon_worker_status() ws
 		  ORDER BY s.id});
 	my %by_id;
 	for my $r (split /\n/, $rows)
@@ -372,8 +378,22 @@ sub check_scrape
 			$want->{retained}, "$label: source $id: retained_wal_bytes");
 		is_num(value($m, 'walmon_safe_wal_size_bytes', %labels),
 			$want->{safe}, "$label: source $id: safe_wal_size");
-		is_num(value($m, 'walmon_seconds_to_invalidation', %labels),
-			$want->{to_invalidation}, "$label: source $id: seconds_to_invalidation");
+		# a local slot's as of now, at the WAL rate of the moment, which
+		# slides with the clock: between the readings before and after
+		my $fc = value($m, 'walmon_seconds_to_invalidation', %labels) // 'none';
+		my ($fc0, $fc1) = ($before->{$id}{to_invalidation}, $after->{$id}{to_invalidation});
+		if ($fc0 eq '' || $fc1 eq '')
+		{
+			is($fc, 'NaN', "$label: source $id: seconds_to_invalidation is NaN");
+		}
+		else
+		{
+			my ($lo, $hi) = $fc0 < $fc1 ? ($fc0, $fc1) : ($fc1, $fc0);
+			ok( $fc ne 'none' && $fc ne 'NaN'
+				  && $fc >= $lo * (1 - 1e-9) - 1e-6 && $fc <= $hi * (1 + 1e-9) + 1e-6,
+				"$label: source $id: seconds_to_invalidation between the readings before and after the scrape"
+			) or diag("got $fc, want $fc0 .. $fc1");
+		}
 		is_num(value($m, 'walmon_xmin_age_transactions', %labels),
 			$want->{xmin_age}, "$label: source $id: xmin_age");
 		is_num(value($m, 'walmon_catalog_xmin_age_transactions', %labels),

@@ -147,7 +147,8 @@ ALTER TABLE wal_monitor ENABLE TRIGGER walmon_history_update;});
 
 # ---- the text, and what walmon holds, in one statement ----
 
-# (the JSON as bytes: the text stays UTF-8, as a scraper reads it)
+# (the forecast of a local slot is computed anew, from its safe size; the
+# JSON as bytes: the text stays UTF-8, as a scraper reads it)
 my $state = JSON::PP->new->decode(
 	sql(q{
 SELECT json_build_object(
@@ -317,6 +318,29 @@ for my $src (@sources)
 	for my $f (@per_source)
 	{
 		my $got = sample($f, %labels);
+		if ($f eq 'walmon_seconds_to_invalidation' && $src->{slot} ne '' && $src->{server} eq '')
+		{
+			# a local slot's, as of now: its safe size at the WAL rate the
+			# text shows (printed to three decimals)
+			my $safe = $src->{walmon_safe_wal_size_bytes};
+			my $rate = sample('walmon_wal_rate_bytes_per_second');
+			my $want = !defined $safe ? undef
+			  : $safe <= 0 ? 0
+			  : defined $rate && $rate > 0 ? $safe / $rate
+			  : undef;
+			if (!defined $want)
+			{
+				is($got, undef, "source $id: no $f (no safe size or no rate)");
+			}
+			else
+			{
+				ok( defined $got && $got ne 'NaN' && $got ne 'several'
+					  && abs($got - $want) <= 0.0005 + 1e-6 * $want,
+					"source $id: $f, as of now: safe_wal_size at the WAL rate of the last minute")
+				  or diag("got " . ($got // 'none') . ", want $want");
+			}
+			next;
+		}
 		if (!defined $src->{$f})
 		{
 			is($got, undef, "source $id: no $f (null)");
