@@ -2,7 +2,9 @@
 # postgres_exporter: started against a throwaway cluster on its unix
 # socket, as a pg_monitor member whose search_path holds look-alike
 # functions and operators, it exports every monitor row with its labels and
-# values as walmon's tables hold them, and the worker's counters.
+# values as walmon's tables hold them (1.1's numbers included), the
+# worker's counters, and the server's WAL rate and disk forecast; every
+# alert of contrib/prometheus/walmon_alerts.yml reads series it exports.
 use strict;
 use warnings;
 
@@ -13,6 +15,7 @@ use IPC::Run;
 use HTTP::Tiny;
 use File::Spec;
 use Time::HiRes qw(time usleep);
+use CPAN::Meta::YAML;
 
 my $exporter_bin = $ENV{WALMON_POSTGRES_EXPORTER};
 unless ($exporter_bin)
@@ -85,6 +88,13 @@ sql(q{SELECT walmon_set_status(41, 'ERROR', 'replica unreachable')});
 sql(q{SELECT walmon_add_source('status-only', id => 42)});
 sql(q{SELECT walmon_upsert(42, status => 'idle')});
 sql(q{SELECT walmon_add_source('no-row', id => 43)});
+# a source of a remote server (which the worker leaves alone), whose name
+# needs escaping too
+sql(q{BEGIN;
+SELECT walmon_add_source('far', 'far_slot', id => 44);
+UPDATE walmon_source SET server = E'east "1" \\\\' WHERE id = 44;
+COMMIT;});
+sql(q{SELECT walmon_upsert(44, wal_lsn => '0/100', replication_lag_bytes => 7)});
 # foreign WAL: the slots lag
 sql("SELECT pg_logical_emit_message(true, 'walmon-test', repeat('x', 10000))");
 $node->poll_query_until(
@@ -93,10 +103,25 @@ $node->poll_query_until(
 	                                 AND w.replication_lag_bytes = st.wal_end - w.wal_lsn)
 	FROM wal_monitor w JOIN walmon_source s ON s.id = w.source_id,
 	     walmon_worker_status() st
-	WHERE s.slot_name IS NOT NULL})
+	WHERE s.slot_name IS NOT NULL AND s.server IS NULL})
   or die 'the worker did not follow the slots';
 is(sql("SELECT name FROM walmon_source WHERE id = 41"),
 	"orders \"db\" \\ ~ \x{c3}\x{a9}\nline 2", 'the odd name is stored as meant');
+is(sql("SELECT server FROM walmon_source WHERE id = 44"),
+	'east "1" \\', 'and the odd server name');
+# the slots' 1.1 numbers: a safe size (max_slot_wal_keep_size), a
+# forecast once there is a WAL rate (more WAL, a second later: a rate needs
+# a second of WAL history), the logical slot's catalog_xmin
+usleep(1_100_000);
+sql("SELECT pg_logical_emit_message(true, 'walmon-test', repeat('x', 10000))");
+$node->poll_query_until(
+	'postgres', q{
+	SELECT bool_and(w.seconds_to_invalidation IS NOT NULL)
+	       AND bool_or(w.catalog_xmin_age IS NOT NULL)
+	       AND bool_or(w.replication_lag_seconds > 0)
+	FROM wal_monitor w JOIN walmon_source s ON s.id = w.source_id
+	WHERE s.slot_name IS NOT NULL AND s.server IS NULL})
+  or die 'the worker computed no forecast';
 
 # ---- the exporter's role: pg_monitor, and a hostile search_path ----
 
@@ -224,8 +249,19 @@ sub walmon_state
 		q{SELECT s.id, w.replication_lag_bytes, w.retained_wal_bytes,
 		         w.safe_wal_size, w.status,
 		         extract(epoch FROM now() - w.last_wal_received),
-		         coalesce(s.slot_name, '')
-		  FROM walmon_source s JOIN wal_monitor w ON w.source_id = s.id
+		         coalesce(s.slot_name, ''), coalesce(s.server, ''),
+		         CASE WHEN w.replication_lag_seconds > 0
+		              THEN w.replication_lag_seconds
+		                   + extract(epoch FROM now() - w.updated_at)
+		              ELSE w.replication_lag_seconds END,
+		         CASE WHEN s.slot_name IS NULL OR s.server IS NOT NULL
+		              THEN w.seconds_to_invalidation
+		              WHEN w.safe_wal_size <= 0 THEN 0
+		              WHEN ws.wal_rate_bytes_per_second > 0
+		              THEN w.safe_wal_size / ws.wal_rate_bytes_per_second END,
+		         w.xmin_age, w.catalog_xmin_age
+		  FROM walmon_source s JOIN wal_monitor w ON w.source_id = s.id,
+		       walmon_worker_status() ws
 		  ORDER BY s.id});
 	my %by_id;
 	for my $r (split /\n/, $rows)
@@ -237,22 +273,33 @@ sub walmon_state
 			safe => $f[3],
 			status => $f[4],
 			age => $f[5],
-			slot => $f[6]
+			slot => $f[6],
+			server => $f[7],
+			lag_seconds => $f[8],
+			to_invalidation => $f[9],
+			xmin_age => $f[10],
+			catalog_xmin_age => $f[11]
 		};
 	}
 	my $digest = sql(
 		q{SELECT md5(string_agg(w::text, ',' ORDER BY w.id)) || ':' || st.wal_end
 		         || ':' || st.rows_written || ':' || coalesce(st.last_error_at::text, '')
-		  FROM wal_monitor w, walmon_worker_status() st GROUP BY st.wal_end, st.rows_written, st.last_error_at});
+		         || ':' || st.errors || ':' || st.wal_trail_bytes
+		  FROM wal_monitor w, walmon_worker_status() st
+		  GROUP BY st.wal_end, st.rows_written, st.last_error_at, st.errors, st.wal_trail_bytes});
 	my $worker = sql(
 		q{SELECT cycles, rows_written, extract(epoch FROM last_cycle_end),
 		         coalesce(extract(epoch FROM last_error_at)::text, 'NaN'),
-		         wal_end - '0/0', database
+		         wal_end - '0/0', database, errors, wal_trail_bytes,
+		         wal_rate_bytes_per_second, wal_rate_15min_bytes_per_second,
+		         pg_wal_free_bytes, seconds_to_disk_full
 		  FROM walmon_worker_status()});
-	my @w = split /\|/, $worker;
+	my @w = split /\|/, $worker, -1;
 	return ($digest, \%by_id,
 		{ cycles => $w[0], rows => $w[1], cycle_end => $w[2],
-		  error_at => $w[3], wal_end => $w[4], database => $w[5] });
+		  error_at => $w[3], wal_end => $w[4], database => $w[5],
+		  errors => $w[6], trail => $w[7], rate => $w[8], rate_15min => $w[9],
+		  free => $w[10], disk_full => $w[11] });
 }
 
 sub is_num
@@ -303,8 +350,11 @@ sub check_scrape
 
 	my @ids = sort { $a <=> $b } keys %$state;
 	my $server = $node->host . ':' . $node->port;
-	for my $metric (qw(walmon_replication_lag_bytes walmon_retained_wal_bytes
-		walmon_safe_wal_size_bytes walmon_seconds_since_last_wal walmon_status_code))
+	for my $metric (qw(walmon_replication_lag_bytes walmon_replication_lag_seconds
+		walmon_retained_wal_bytes walmon_safe_wal_size_bytes
+		walmon_seconds_to_invalidation walmon_xmin_age_transactions
+		walmon_catalog_xmin_age_transactions walmon_seconds_since_last_wal
+		walmon_status_code))
 	{
 		is( join(',', sort { $a <=> $b } map { $_->[0]{source_id} } @{ $m->{$metric} // [] }),
 			join(',', @ids),
@@ -313,13 +363,14 @@ sub check_scrape
 	for my $id (@ids)
 	{
 		my $want = $state->{$id};
-		my %labels = (source_id => $id, source => $name_of->{$id}, slot => $want->{slot});
+		my %labels = (source_id => $id, source => $name_of->{$id}, slot => $want->{slot},
+			source_server => $want->{server});
 		my ($lag) = series($m, 'walmon_replication_lag_bytes', %labels);
-		ok($lag, "$label: source $id has its labels (source_id, source, slot)")
+		ok($lag, "$label: source $id has its labels (source_id, source, slot, source_server)")
 		  or diag(explain($m->{walmon_replication_lag_bytes}));
 		next unless $lag;
 		is( join(',', sort keys %{ $lag->[0] }),
-			'server,slot,source,source_id',
+			'server,slot,source,source_id,source_server',
 			"$label: and no other label than the exporter's server");
 		is($lag->[0]{server}, $server, "$label: server is the exporter's fingerprint");
 		is_num($lag->[1], $want->{lag}, "$label: source $id: replication_lag_bytes");
@@ -327,6 +378,40 @@ sub check_scrape
 			$want->{retained}, "$label: source $id: retained_wal_bytes");
 		is_num(value($m, 'walmon_safe_wal_size_bytes', %labels),
 			$want->{safe}, "$label: source $id: safe_wal_size");
+		# a local slot's as of now, at the WAL rate of the moment, which
+		# slides with the clock: between the readings before and after
+		my $fc = value($m, 'walmon_seconds_to_invalidation', %labels) // 'none';
+		my ($fc0, $fc1) = ($before->{$id}{to_invalidation}, $after->{$id}{to_invalidation});
+		if ($fc0 eq '' || $fc1 eq '')
+		{
+			is($fc, 'NaN', "$label: source $id: seconds_to_invalidation is NaN");
+		}
+		else
+		{
+			my ($lo, $hi) = $fc0 < $fc1 ? ($fc0, $fc1) : ($fc1, $fc0);
+			ok( $fc ne 'none' && $fc ne 'NaN'
+				  && $fc >= $lo * (1 - 1e-9) - 1e-6 && $fc <= $hi * (1 + 1e-9) + 1e-6,
+				"$label: source $id: seconds_to_invalidation between the readings before and after the scrape"
+			) or diag("got $fc, want $fc0 .. $fc1");
+		}
+		is_num(value($m, 'walmon_xmin_age_transactions', %labels),
+			$want->{xmin_age}, "$label: source $id: xmin_age");
+		is_num(value($m, 'walmon_catalog_xmin_age_transactions', %labels),
+			$want->{catalog_xmin_age}, "$label: source $id: catalog_xmin_age");
+		# as of now: between the readings before and after the scrape
+		my $lag_s = value($m, 'walmon_replication_lag_seconds', %labels) // 'none';
+		if ($want->{lag_seconds} eq '')
+		{
+			is($lag_s, 'NaN', "$label: source $id: replication_lag_seconds is NaN");
+		}
+		else
+		{
+			ok( $lag_s ne 'NaN'
+				  && $lag_s >= $before->{$id}{lag_seconds} - 1e-6
+				  && $lag_s <= $after->{$id}{lag_seconds} + 1e-6,
+				"$label: source $id: replication_lag_seconds between the readings before and after the scrape"
+			) or diag("got $lag_s, want $before->{$id}{lag_seconds} .. $after->{$id}{lag_seconds}");
+		}
 		my $age = value($m, 'walmon_seconds_since_last_wal', %labels) // 'none';
 		if ($want->{age} eq '')
 		{
@@ -351,8 +436,9 @@ sub check_scrape
 
 	# the worker
 	my %worker = map { $_ => value($m, "walmon_worker_$_", database => $worker1->{database}) }
-	  qw(up in_recovery cycles_total rows_written_total last_cycle_timestamp_seconds
-	  last_error_timestamp_seconds wal_end_bytes);
+	  qw(up in_recovery cycles_total rows_written_total errors_total
+	  last_cycle_timestamp_seconds last_error_timestamp_seconds wal_end_bytes
+	  wal_trail_bytes);
 	is($worker{up}, '1', "$label: walmon_worker_up is 1");
 	is($worker{in_recovery}, '0', "$label: walmon_worker_in_recovery is 0");
 	ok( $worker{cycles_total} >= $worker0->{cycles}
@@ -365,9 +451,54 @@ sub check_scrape
 	is_num($worker{last_error_timestamp_seconds}, $worker1->{error_at},
 		"$label: walmon_worker_last_error_timestamp_seconds");
 	is_num($worker{wal_end_bytes}, $worker1->{wal_end}, "$label: walmon_worker_wal_end_bytes");
+	is_num($worker{errors_total}, $worker1->{errors}, "$label: walmon_worker_errors_total");
+	is_num($worker{wal_trail_bytes}, $worker1->{trail}, "$label: walmon_worker_wal_trail_bytes");
+
+	# the server's numbers, read at the scrape: the rate slides with the
+	# clock and the free space moves with everything on the disk
+	my %server = map { $_ => value($m, "walmon_$_") }
+	  qw(wal_rate_bytes_per_second wal_rate_15min_bytes_per_second
+	  pg_wal_free_bytes seconds_to_disk_full);
+	for my $rate (
+		[ 'wal_rate_bytes_per_second', 'rate' ],
+		[ 'wal_rate_15min_bytes_per_second', 'rate_15min' ])
+	{
+		my ($name, $key) = @$rate;
+		my $got = $server{$name} // 'none';
+		if ($worker0->{$key} eq '' && $worker1->{$key} eq '')
+		{
+			is($got, 'NaN', "$label: walmon_$name is NaN without WAL history");
+		}
+		else
+		{
+			ok($got ne 'none' && $got ne 'NaN' && $got >= 0,
+				"$label: walmon_$name is a rate") or diag("got $got");
+		}
+	}
+	my $free = $server{pg_wal_free_bytes} // 'none';
+	ok( $free ne 'NaN' && $free > 0
+		  && abs($free - $worker1->{free}) <= 0.05 * $worker1->{free},
+		"$label: walmon_pg_wal_free_bytes is about the free space of pg_wal")
+	  or diag("got $free, read $worker1->{free}");
+	my $full = $server{seconds_to_disk_full} // 'none';
+	if ($server{wal_rate_bytes_per_second} && $server{wal_rate_bytes_per_second} ne 'NaN'
+		&& $server{wal_rate_bytes_per_second} > 0)
+	{
+		ok( $full ne 'NaN'
+			  && abs($full * $server{wal_rate_bytes_per_second} - $free) <= 0.05 * $free,
+			"$label: walmon_seconds_to_disk_full is the free space at the rate")
+		  or diag("got $full, rate $server{wal_rate_bytes_per_second}, free $free");
+	}
+	else
+	{
+		is($full, 'NaN', "$label: walmon_seconds_to_disk_full is NaN without a rate");
+	}
 
 	# every walmon series is one of the above
-	my @unknown = grep { /^walmon_/ && !/^walmon_(replication_lag_bytes|retained_wal_bytes|safe_wal_size_bytes|seconds_since_last_wal|status_code|status_current|worker_\w+)$/ } keys %$m;
+	my @unknown = grep {
+		/^walmon_/
+		  && !/^walmon_(replication_lag_bytes|replication_lag_seconds|retained_wal_bytes|safe_wal_size_bytes|seconds_to_invalidation|xmin_age_transactions|catalog_xmin_age_transactions|seconds_since_last_wal|status_code|status_current|worker_\w+|wal_rate_bytes_per_second|wal_rate_15min_bytes_per_second|pg_wal_free_bytes|seconds_to_disk_full)$/
+	} keys %$m;
 	is("@unknown", '', "$label: no other walmon metric");
 
 	# promtool's lint of the walmon metrics (the exporter's own are not ours)
@@ -384,6 +515,31 @@ sub check_scrape
 my $m = check_scrape('first scrape') || {};
 is( scalar(series($m, 'walmon_replication_lag_bytes', source_id => 43)),
 	0, 'a source without a monitor row has no series');
+
+# Every alert of contrib/prometheus/walmon_alerts.yml reads a metric the
+# exporter exports, and every metric it reads is the exporter's or
+# walmon_prometheus()'s (the status has other names in each): an alert
+# whose metric is misspelt would never fire.
+{
+	my $yaml = CPAN::Meta::YAML->read(
+		File::Spec->rel2abs('contrib/prometheus/walmon_alerts.yml'))
+	  or die CPAN::Meta::YAML->errstr;
+	my %function_family = map { $_ => 1 }
+	  sql(q{SELECT walmon_prometheus()}) =~ /^# TYPE (\w+) /mg;
+	my $nalerts = 0;
+	for my $rule (map { @{ $_->{rules} } } @{ $yaml->[0]{groups} })
+	{
+		next unless $rule->{alert};
+		$nalerts++;
+		my %reads = map { $_ => 1 } $rule->{expr} =~ /\b(walmon_\w+)/g;
+		my @ours = grep { $m->{$_} } sort keys %reads;
+		ok(@ours, "alert $rule->{alert} reads a series of the exporter")
+		  or diag("it reads " . join(', ', sort keys %reads));
+		my @unknown = grep { !$m->{$_} && !$function_family{$_} } sort keys %reads;
+		is("@unknown", '', "alert $rule->{alert} reads no metric nobody exports");
+	}
+	ok($nalerts > 0, 'the alerts file has alerts');
+}
 
 # ---- the state changes: the next scrape follows ----
 
@@ -418,6 +574,22 @@ is(value($m, 'walmon_status_code', source_id => 41), '0',
 	'the application source is ACTIVE in the next scrape');
 isnt(value($m, 'walmon_worker_last_error_timestamp_seconds') // 'NaN', 'NaN',
 	'and the failed cycle has its time');
+
+# a status a superuser set to NULL: no status code, and no status current
+sql(q{ALTER TABLE wal_monitor ALTER COLUMN status DROP NOT NULL;
+ALTER TABLE wal_monitor DISABLE TRIGGER walmon_history_update;
+UPDATE wal_monitor SET status = NULL WHERE source_id = 42;
+ALTER TABLE wal_monitor ENABLE TRIGGER walmon_history_update;});
+($m) = scrape();
+$m ||= {};
+is(value($m, 'walmon_status_code', source_id => 42), 'NaN',
+	'a NULL status has no status code');
+is( join(',',
+		map { $_->[0]{status} . '=' . $_->[1] }
+		  sort { $a->[0]{status} cmp $b->[0]{status} }
+		  series($m, 'walmon_status_current', source_id => 42)),
+	'ACTIVE=0,ERROR=0,IDLE=0',
+	'and is none of the three statuses');
 
 $recvlogical->kill_kill;
 $exporter->kill_kill;
