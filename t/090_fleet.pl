@@ -173,6 +173,23 @@ pass('a wrong password gives an ERROR');
 is(msql(qq{SELECT count(*) FROM wal_monitor WHERE error_message LIKE '%$secret%'}),
 	'0', 'no row holds the password');
 
+# a server that a role other than a superuser made must log in with a
+# password of its own: never with the monitor's trust (B trusts it)
+msql(sprintf(
+	q{CREATE ROLE fdw_maker;
+	  GRANT USAGE ON FOREIGN DATA WRAPPER walmon_fdw TO fdw_maker;
+	  SET ROLE fdw_maker;
+	  CREATE SERVER srv_nosu FOREIGN DATA WRAPPER walmon_fdw OPTIONS (host '%s', port '%s', dbname 'postgres');
+	  CREATE USER MAPPING FOR %s SERVER srv_nosu OPTIONS (user '%s');
+	  RESET ROLE;},
+	$b->host, $b->port, $os_user, $os_user));
+msql(q{SELECT walmon_add_source('nosu-src', 'b_phys', server => 'srv_nosu')});
+$m->poll_query_until('postgres',
+	q{SELECT w.status = 'ERROR' AND w.error_message LIKE '%password is required%'
+	  FROM wal_monitor w JOIN walmon_source s ON s.id = w.source_id WHERE s.name = 'nosu-src'})
+  or die 'a non-superuser\'s server connected without a password';
+pass('a server made by a non-superuser, with no password in its mapping, is refused');
+
 # the others are not held up: B follows a change within a few cycles
 my $b_before = msql(q{SELECT w.updated_at FROM wal_monitor w JOIN walmon_source s ON s.id = w.source_id
 	WHERE s.name = 'srv_b/b_phys'});
