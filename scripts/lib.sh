@@ -75,7 +75,8 @@ walmon_build_install() {
 	fi
 	make -s -C "$WALMON_TOP" PG_CONFIG="$pgc" all
 	make -s -C "$WALMON_TOP" PG_CONFIG="$pgc" install >/dev/null
-	echo "installed into $("$pgc" --pkglibdir) and $("$pgc" --sharedir)/extension"
+	echo "installed into $("$pgc" --pkglibdir)"
+	echo "           and $("$pgc" --sharedir)/extension"
 }
 
 # Run a command as the user PostgreSQL runs as: postgres when we are root,
