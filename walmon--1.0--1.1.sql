@@ -155,7 +155,9 @@ GRANT EXECUTE ON FUNCTION @extschema@.walmon_worker_status() TO pg_monitor;
 -- from its type cache (contract section 2 allows domains; clients see the
 -- base type).  The same rules: a status among ACTIVE, IDLE and ERROR, no
 -- negative position or lag.  The history trigger depends on status, the
--- overview too (dropped above): both are made again.
+-- overview too (dropped above): both are made again.  (IF EXISTS: an
+-- installation whose DBA dropped a CHECK still updates, and a row that
+-- breaks a rule stops the update with the domain's error.)
 --
 CREATE DOMAIN @extschema@.walmon_status_value AS text
 	CONSTRAINT walmon_status_check
@@ -173,9 +175,9 @@ COMMENT ON DOMAIN @extschema@.walmon_nonnegative_bytes IS
 DROP TRIGGER walmon_history_update ON @extschema@.wal_monitor;
 
 ALTER TABLE @extschema@.wal_monitor
-	DROP CONSTRAINT wal_monitor_status_check,
-	DROP CONSTRAINT wal_monitor_wal_position_check,
-	DROP CONSTRAINT wal_monitor_replication_lag_bytes_check,
+	DROP CONSTRAINT IF EXISTS wal_monitor_status_check,
+	DROP CONSTRAINT IF EXISTS wal_monitor_wal_position_check,
+	DROP CONSTRAINT IF EXISTS wal_monitor_replication_lag_bytes_check,
 	ALTER COLUMN status TYPE @extschema@.walmon_status_value,
 	ALTER COLUMN wal_position TYPE @extschema@.walmon_nonnegative_bytes,
 	ALTER COLUMN replication_lag_bytes TYPE @extschema@.walmon_nonnegative_bytes;
