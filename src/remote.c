@@ -157,7 +157,12 @@ typedef struct RemoteServer
 	int			ring_count;
 } RemoteServer;
 
-static RemoteServer *remote_servers = NULL;
+/*
+ * Every server this process has polled, each allocated once and never
+ * moved: a cycle holds pointers to them (remote_prepare_all) while
+ * remote_find may still add more.
+ */
+static RemoteServer **remote_servers = NULL;
 static int	remote_nservers = 0;
 static int	remote_maxservers = 0;
 static bool remote_callbacks = false;
@@ -283,7 +288,7 @@ static void
 remote_invalidate(Datum arg, int cacheid, uint32 hashvalue)
 {
 	for (int i = 0; i < remote_nservers; i++)
-		remote_servers[i].stale = true;
+		remote_servers[i]->stale = true;
 }
 
 static RemoteServer *
@@ -291,8 +296,8 @@ remote_find(const char *name, bool create)
 {
 	for (int i = 0; i < remote_nservers; i++)
 	{
-		if (strcmp(remote_servers[i].name, name) == 0)
-			return &remote_servers[i];
+		if (strcmp(remote_servers[i]->name, name) == 0)
+			return remote_servers[i];
 	}
 	if (!create)
 		return NULL;
@@ -306,15 +311,16 @@ remote_find(const char *name, bool create)
 	{
 		int			newmax = Max(16, remote_maxservers * 2);
 
+		/* only the array of pointers moves, never a server */
 		remote_servers = remote_servers == NULL ?
-			MemoryContextAllocZero(TopMemoryContext, sizeof(RemoteServer) * newmax) :
-			repalloc(remote_servers, sizeof(RemoteServer) * newmax);
-		memset(&remote_servers[remote_maxservers], 0,
-			   sizeof(RemoteServer) * (newmax - remote_maxservers));
+			MemoryContextAlloc(TopMemoryContext, sizeof(RemoteServer *) * newmax) :
+			repalloc(remote_servers, sizeof(RemoteServer *) * newmax);
 		remote_maxservers = newmax;
 	}
-	strlcpy(remote_servers[remote_nservers].name, name, NAMEDATALEN);
-	return &remote_servers[remote_nservers++];
+	remote_servers[remote_nservers] =
+		MemoryContextAllocZero(TopMemoryContext, sizeof(RemoteServer));
+	strlcpy(remote_servers[remote_nservers]->name, name, NAMEDATALEN);
+	return remote_servers[remote_nservers++];
 }
 
 /* Close a server's connection, if any. */
@@ -940,7 +946,7 @@ remote_prepare_all(int *n)
 	Oid			owner = walmon_store_owner();
 
 	for (int i = 0; i < remote_nservers; i++)
-		remote_servers[i].bound = false;
+		remote_servers[i]->bound = false;
 	for (int i = 0; i < nnames; i++)
 	{
 		RemoteServer *srv = remote_find(names[i], true);
@@ -953,8 +959,8 @@ remote_prepare_all(int *n)
 	/* servers walmon no longer follows: their connections go */
 	for (int i = 0; i < remote_nservers; i++)
 	{
-		if (!remote_servers[i].bound)
-			remote_disconnect(&remote_servers[i]);
+		if (!remote_servers[i]->bound)
+			remote_disconnect(remote_servers[i]);
 	}
 	*n = nnames;
 	return servers;
