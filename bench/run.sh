@@ -27,6 +27,8 @@
 #   BENCH_REST_SERVER   its uvicorn configuration: w2 (uvicorn --workers 2,
 #                       seed_rest's best at 4 connections), w1, or rp2 (two
 #                       processes on SO_REUSEPORT sockets)
+#   BENCH_FLEET_*       the fleet's step (bench/fleet.sh): its numbers of
+#                       servers, source clusters, slots, runs and ports
 #   PG_CONFIG           the PostgreSQL to build and run against
 #
 # A missed goal is reported in the table, not as a failure: the exit status
@@ -35,6 +37,8 @@
 set -euo pipefail
 # shellcheck source=../scripts/lib.sh
 . "$(dirname "$0")/../scripts/lib.sh"
+# shellcheck source=fleet.sh
+. "$(dirname "$0")/fleet.sh"
 
 BENCH_SECONDS=${BENCH_SECONDS:-10}
 BENCH_ROUNDS=${BENCH_ROUNDS:-2}
@@ -63,6 +67,7 @@ done
 	die "BENCH_CLIENTS must include $GOAL_CLIENTS, the client count of the goals"
 [[ $BENCH_REST_SERVER =~ ^(w|rp)[1-9]$ ]] ||
 	die "BENCH_REST_SERVER must be w1, w2 or rp2 (w<N>: uvicorn --workers N; rp<N>: N SO_REUSEPORT processes), not '$BENCH_REST_SERVER'"
+fleet_init
 
 bench=$WALMON_TOP/bench
 results=$bench/results
@@ -169,6 +174,7 @@ on_exit() {
 		wait "$wrk_pid" 2>/dev/null || true
 	fi
 	stop_rest
+	fleet_stop_sources
 	walmon_cluster_stop "$work"
 	if [ "$rc" -ne 0 ]; then
 		echo "bench failed (exit $rc); server log: $work/server.log" >&2
@@ -245,13 +251,14 @@ q "SELECT count(walmon_add_source('source ' || g, NULL, g)) FROM generate_series
 walmon_psql "$work" "$port" -f "$work/sql/orig_schema.sql" >/dev/null
 q "INSERT INTO orig.sources (name) SELECT 'source ' || g FROM generate_series(1, $BATCH_SIZE) AS g" >/dev/null
 has_worker=$(q "SELECT to_regprocedure('walmon_refresh()') IS NOT NULL")
+has_fleet=$(q "SELECT to_regprocedure('walmon_refresh()') IS NOT NULL AND to_regprocedure('walmon_add_server(name)') IS NOT NULL")
 if [ -n "$rest_dir" ]; then
 	q "CREATE DATABASE walmon_rest" >/dev/null
 	walmon_psql "$work" "$port" -d walmon_rest -f "$work/sql/rest_schema.sql" >/dev/null
 fi
 
 mkdir -p "$results"
-rm -f "$results"/*.csv "$results"/idle_waldump.txt
+rm -f "$results"/*.csv "$results"/idle_waldump.txt "$results"/fleet.md
 
 # ---------------------------------------------------------------------------
 # The machine.
@@ -657,6 +664,23 @@ if [ "$has_worker" = t ]; then
 	q "SELECT pg_drop_replication_slot('bench_idle_physical')" >/dev/null
 fi
 
+# ---------------------------------------------------------------------------
+# 6. The fleet (bench/fleet.sh): walmon_refresh() with 10, 100 and 200
+#    servers of walmon_fdw bound, pointing round-robin at a few throwaway
+#    source clusters; last, so that none of its servers and connections is
+#    around any other measurement.
+
+fleet_csv=$results/fleet.csv
+echo "$fleet_csv_header" >"$fleet_csv"
+if [ "$has_fleet" = t ]; then
+	say "the fleet: walmon_refresh() with $BENCH_FLEET_SERVERS bound servers on $BENCH_FLEET_CLUSTERS source clusters"
+	# the worker pauses again: only the step's sessions poll the servers
+	set_conf "walmon.enabled = off"
+	fleet_start_sources "$work"
+	fleet_measure "$work" "$port" "$fleet_csv"
+	fleet_stop_sources
+fi
+
 walmon_cluster_stop "$work"
 
 # ---------------------------------------------------------------------------
@@ -672,7 +696,7 @@ mean_tps() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b <= 0) print "–"; else printf "%.2f", a / b }'; }
 met() { awk -v v="$1" -v op="$2" -v g="$3" 'BEGIN {
 	if (v == "–" || v == "") { print "n/a"; exit }
-	ok = (op == ">=") ? v >= g : (op == "=") ? v == g : v < g; print ok ? "**met**" : "**missed**" }'; }
+	ok = (op == ">=") ? v >= g : (op == "<=") ? v <= g : (op == "=") ? v == g : v < g; print ok ? "**met**" : "**missed**" }'; }
 fmt_bytes() { awk -v b="$1" 'BEGIN {
 	if (b >= 1048576) printf "%.1f MB", b / 1048576; else printf "%.0f kB", b / 1024 }'; }
 # column sums of the CSV rows whose contender column C is one of NAMES:
@@ -706,7 +730,7 @@ report=$results/results.md
 	echo "# walmon benchmark"
 	echo
 	echo "- machine: $machine"
-	echo "- command: \`BENCH_SECONDS=$BENCH_SECONDS BENCH_ROUNDS=$BENCH_ROUNDS BENCH_CLIENTS=\"$BENCH_CLIENTS\" BENCH_UPSERTS=$BENCH_UPSERTS BENCH_IDLE_SECONDS=$BENCH_IDLE_SECONDS make bench\` ($BENCH_ROUNDS rounds of ${BENCH_SECONDS}s per measurement, $((2 * BENCH_ROUNDS)) at $GOAL_CLIENTS clients; pgbench \`-M prepared\`, $SOURCES sources, a random one per transaction), $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "- command: \`BENCH_SECONDS=$BENCH_SECONDS BENCH_ROUNDS=$BENCH_ROUNDS BENCH_CLIENTS=\"$BENCH_CLIENTS\" BENCH_UPSERTS=$BENCH_UPSERTS BENCH_IDLE_SECONDS=$BENCH_IDLE_SECONDS BENCH_FLEET_SERVERS=\"$BENCH_FLEET_SERVERS\" BENCH_FLEET_RUNS=$BENCH_FLEET_RUNS make bench\` ($BENCH_ROUNDS rounds of ${BENCH_SECONDS}s per measurement, $((2 * BENCH_ROUNDS)) at $GOAL_CLIENTS clients; pgbench \`-M prepared\`, $SOURCES sources, a random one per transaction), $(date -u '+%Y-%m-%d %H:%M UTC')"
 	if [ -n "$rest_dir" ]; then
 		echo "- REST service: \`$rest_dir\` (the original design: FastAPI, SQLAlchemy async, asyncpg), $rest_config, on its own database of this cluster; wrk -t1 -c$GOAL_CLIENTS with its upsert.lua"
 	else
@@ -751,6 +775,11 @@ report=$results/results.md
 	else
 		echo "| worker cycle at 1,000 slots | $na | < 20 ms | |"
 		echo "| walmon's idle WAL over ${BENCH_IDLE_SECONDS}s | $na | 0 bytes | |"
+	fi
+	if [ "$has_fleet" = t ]; then
+		fleet_goal_rows "$fleet_csv"
+	else
+		echo "| cycle at $fleet_max bound servers | n/a (no walmon_add_server in this build) | < 1000 ms | |"
 	fi
 	echo
 	echo "## At $GOAL_CLIENTS clients"
@@ -855,6 +884,10 @@ report=$results/results.md
 		echo "| maintenance of walmon's relations outside any transaction (pruning, vacuum) | ${idle[maintenance_bytes]} |"
 		echo "| bookkeeping (checkpoint, running transactions) | ${idle[bookkeeping_bytes]} |"
 		echo "| foreign: ${idle[foreign_records]} records (most bytes: ${idle[foreign_top]}) | ${idle[foreign_bytes]} |"
+		if [ "$has_fleet" = t ]; then
+			echo
+			fleet_report "$fleet_csv"
+		fi
 	else
 		echo "Cycle time at $CYCLE_SLOTS slots: $na."
 		echo

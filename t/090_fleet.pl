@@ -52,6 +52,8 @@ my $recv = IPC::Run::start(
 
 my $b = PostgreSQL::Test::Cluster->new('source_b');
 $b->init(allows_streaming => 1);
+# the monitor's worker and sessions connect once per server bound to B
+$b->append_conf('postgresql.conf', "max_connections = 60\n");
 $b->start;
 $b->safe_psql('postgres', q{SELECT pg_create_physical_replication_slot('b_phys', true);
 	CREATE TABLE t (n int)});
@@ -70,6 +72,8 @@ if ($hang_pid == 0)
 	exit 0;
 }
 close $listener;
+# however the test ends, the listener goes with it
+END { kill 'KILL', $hang_pid if $hang_pid; }
 
 # ---- the monitor ----
 
@@ -249,8 +253,34 @@ is(msql(q{SELECT count(*) FROM walmon_source WHERE server = 'srv_hang'}),
 	'0', 'its sources are gone');
 is(msql(q{SELECT walmon_drop_server('srv_hang')}), 'f', 'a second drop finds nothing');
 
+# ---- more servers than a process first makes room for ----
+
+# The worker knows four servers; seventeen more make it grow its list of
+# servers in the middle of a cycle, while it holds pointers to the first
+# ones (the benchmark's 20 servers once made a session spin there).
+my $many = 17;
+msql(join '', map {
+	sprintf(q{CREATE SERVER srv_many_%02d FOREIGN DATA WRAPPER walmon_fdw OPTIONS (host '%s', port '%s', dbname 'postgres');
+	  CREATE USER MAPPING FOR CURRENT_USER SERVER srv_many_%02d OPTIONS (user '%s');
+	  SELECT walmon_add_server('srv_many_%02d');},
+		$_, $b->host, $b->port, $_, $os_user, $_)
+} 1 .. $many);
+$b->safe_psql('postgres', 'INSERT INTO t SELECT generate_series(1, 100)');
+$b_lsn = $b->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
+$m->poll_query_until('postgres',
+	qq{SELECT count(*) = $many FROM wal_monitor w JOIN walmon_source s ON s.id = w.source_id
+	   WHERE s.server LIKE 'srv\\_many\\_%' AND w.status <> 'ERROR'
+	   AND w.wal_lsn + w.replication_lag_bytes >= '$b_lsn'})
+  or die 'the worker did not follow 21 servers';
+pass("the worker follows $many more servers of B, 21 in all");
+my $cycles = msql(q{SELECT cycles FROM walmon_worker_status()});
+$m->poll_query_until('postgres', qq{SELECT cycles > $cycles FROM walmon_worker_status()})
+  or die 'the worker stopped cycling';
+pass('and keeps cycling');
+
 kill 'KILL', $hang_pid;
 waitpid($hang_pid, 0);
+$hang_pid = 0;
 $m->stop;
 $b->stop;
 done_testing();
