@@ -685,7 +685,9 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 	 * Register a source for a slot, named after it, unless a source already
 	 * has that name or that slot.  The caller runs it in a subtransaction
 	 * with a short lock_timeout: a conflicting source being added by an
-	 * open transaction makes it fail, not wait.
+	 * open transaction makes it fail, not wait.  Three probes, one per
+	 * unique index (name; server and slot; a local slot): one condition
+	 * with OR would read all of walmon_source for every slot.
 	 */
 	[Q_REFRESH_REGISTER] = {
 		"INSERT INTO @source@ AS s (name, slot_name, server, auto_registered)"
@@ -695,9 +697,12 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 		"    OPERATOR(pg_catalog.||) u.slot::pg_catalog.text END AS name"
 		"  FROM pg_catalog.unnest($1) AS u(slot)) AS n"
 		" WHERE NOT EXISTS (SELECT FROM @source@ AS x"
-		"  WHERE x.name OPERATOR(pg_catalog.=) n.name"
-		"  OR (x.slot_name OPERATOR(pg_catalog.=) n.slot"
-		"   AND (x.server OPERATOR(pg_catalog.=) $2 OR (x.server IS NULL AND $2 IS NULL))))"
+		"   WHERE x.name OPERATOR(pg_catalog.=) n.name)"
+		"  AND NOT EXISTS (SELECT FROM @source@ AS x"
+		"   WHERE x.server OPERATOR(pg_catalog.=) $2"
+		"    AND x.slot_name OPERATOR(pg_catalog.=) n.slot)"
+		"  AND NOT ($2 IS NULL AND EXISTS (SELECT FROM @source@ AS x"
+		"   WHERE x.server IS NULL AND x.slot_name OPERATOR(pg_catalog.=) n.slot))"
 		" ORDER BY n.slot USING OPERATOR(pg_catalog.<)"
 		" RETURNING s.id, s.slot_name",
 		2, {NAMEARRAYOID, NAMEOID}
