@@ -53,6 +53,7 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "replication/slot.h"
+#include "storage/fd.h"
 #include "storage/latch.h"
 #include "mb/pg_wchar.h"
 #include "utils/acl.h"
@@ -148,6 +149,7 @@ typedef struct RemoteServer
 	bool		followed;		/* in walmon_server: its slots are registered */
 	bool		stale;			/* its options changed: reconnect */
 	PGconn	   *conn;
+	bool		holds_fd;		/* counted by AcquireExternalFD() */
 	RemotePhase phase;
 	PostgresPollingStatusType connect_wait;
 	TimestampTz deadline;
@@ -340,6 +342,11 @@ remote_disconnect(RemoteServer *srv)
 	{
 		PQfinish(srv->conn);
 		srv->conn = NULL;
+	}
+	if (srv->holds_fd)
+	{
+		ReleaseExternalFD();
+		srv->holds_fd = false;
 	}
 }
 
@@ -538,6 +545,21 @@ remote_step(RemoteServer *srv)
 			case RP_CONNECTING:
 				if (srv->conn == NULL)
 				{
+					/*
+					 * The socket counts against the process's file
+					 * descriptors, as postgres_fdw's and dblink's do: past a
+					 * third of them, the server waits for a later cycle.
+					 */
+					if (!srv->holds_fd)
+					{
+						if (!AcquireExternalFD())
+						{
+							remote_fail(srv, "could not connect to server \"%s\": this process has no file descriptor to spare (raise max_files_per_process or the open files limit)",
+										srv->name);
+							return;
+						}
+						srv->holds_fd = true;
+					}
 					srv->conn = PQconnectStartParams((const char *const *) srv->keywords,
 													 (const char *const *) srv->values,
 													 false);
