@@ -57,14 +57,17 @@ walmon_maintenance(TimestampTz now, const int32 *changed, int nchanged)
 	int			written = 0;
 
 	/*
-	 * Between two passes, the rows this cycle wrote are sampled now when
-	 * their last sample is a whole interval old: a change then costs one
-	 * write, not a second one at the next pass.
+	 * The rows this cycle wrote are sampled now, in its transaction,
+	 * whatever the age of their last sample: a change and its sample make
+	 * one write.  Deferring the sample to the next pass would make a
+	 * transaction of its own with no new cause (no WAL on an idle server),
+	 * and skipping it would leave the series showing a state that is gone.
+	 * So a row the refresh rewrites has a sample per change, at most one
+	 * per cycle; walmon.metrics_interval paces the samples of rows that
+	 * others write.
 	 */
-	if (!tick && nchanged > 0 && walmon_metrics_interval > 0)
-		written += walmon_store_sample_written(changed, nchanged,
-											   TimestampTzPlusMilliseconds(now,
-																		   -(int64) walmon_metrics_interval * 1000));
+	if (nchanged > 0 && walmon_metrics_interval > 0)
+		written += walmon_store_sample_written(changed, nchanged, now + 1);
 
 	if (!tick && !maintenance_backlog)
 		return written;

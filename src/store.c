@@ -1272,6 +1272,14 @@ walmon_store_is_own_relfilenode(Oid spc, Oid db, Oid relnode)
 				store_add_node(index);
 				index_close(index, AccessShareLock);
 			}
+			/* the identity sequences: nextval() logs ahead without an xid */
+			foreach(lc, getOwnedSequences(RelationGetRelid(rel)))
+			{
+				Relation	seq = relation_open(lfirst_oid(lc), AccessShareLock);
+
+				store_add_node(seq);
+				relation_close(seq, AccessShareLock);
+			}
 			if (OidIsValid(rel->rd_rel->reltoastrelid))
 			{
 				Relation	toast = table_open(rel->rd_rel->reltoastrelid,

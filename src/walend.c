@@ -320,9 +320,30 @@ static bool
 walend_record_is_walmon_maintenance(XLogReaderState *record)
 {
 	bool		any = false;
+	uint8		info = XLogRecGetInfo(record) & ~XLR_INFO_MASK;
 
-	if (!walend_record_is_bookkeeping(record))
-		return false;
+	/*
+	 * Only what reading and writing walmon's own tables causes: pruning and
+	 * hint-bit images of their pages, and the log-ahead of their sequences
+	 * (nextval() in a subtransaction that has no xid yet).  A VACUUM of
+	 * them (freezing, vacuuming, visibility, truncation) is bookkeeping
+	 * like any other: it consumes what slots may keep just the same.
+	 */
+	switch (XLogRecGetRmid(record))
+	{
+		case RM_XLOG_ID:
+			if (info != XLOG_FPI_FOR_HINT)
+				return false;
+			break;
+		case RM_HEAP2_ID:
+			if (!WALMON_HEAP2_IS_READ_PRUNE(info & XLOG_HEAP_OPMASK))
+				return false;
+			break;
+		case RM_SEQ_ID:
+			break;
+		default:
+			return false;
+	}
 	for (int id = 0; id <= XLogRecMaxBlockId(record); id++)
 	{
 		Oid			spc;
