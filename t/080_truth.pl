@@ -8,6 +8,7 @@
 # with autovacuum on, record by record (pg_walinspect).
 use strict;
 use warnings;
+use feature 'state';
 
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -168,13 +169,18 @@ my @sample_cols = qw(cyc cyc_start pre_t pre_i pre_status pre_safe
 sub start_watch
 {
 	my ($node, @args) = @_;
-	my %h = (out => '', err => '');
+	# (into files: nothing reads a pipe while it runs)
+	state $n = 0;
+	$n++;
+	my %h = (
+		out => "$PostgreSQL::Test::Utils::tmp_check/080_watch_$n.out",
+		err => "$PostgreSQL::Test::Utils::tmp_check/080_watch_$n.err");
 	my $q = sprintf(
 		"SELECT * FROM truth_watch('%s', %s, \$u\$%s\$u\$, %d)", @args);
 	$h{run} = IPC::Run::start(
 		[ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-F', '|', '-d',
 			$node->connstr('postgres'), '-c', $q ],
-		'>', \$h{out}, '2>', \$h{err},
+		'>', $h{out}, '2>', $h{err},
 		IPC::Run::timeout(3 * $PostgreSQL::Test::Utils::timeout_default));
 	$node->poll_query_until('postgres',
 		"SELECT count(*) > 0 FROM pg_stat_activity WHERE query LIKE 'SELECT * FROM truth_watch(%'")
@@ -187,9 +193,9 @@ sub finish_watch
 {
 	my ($h) = @_;
 	$h->{run}->finish;
-	die "the sampler failed: $h->{err}" if $? != 0;
+	die 'the sampler failed: ' . slurp_file($h->{err}) if $? != 0;
 	my @samples;
-	foreach my $line (split /\n/, $h->{out})
+	foreach my $line (split /\n/, slurp_file($h->{out}))
 	{
 		my @v = split /\|/, $line, -1;
 		my %s;
@@ -700,13 +706,12 @@ END $$});
 isql("SELECT pg_create_physical_replication_slot('phys', true)");
 isql("SELECT pg_create_logical_replication_slot('logi', 'test_decoding')");
 my $lookback = isql('SELECT pg_current_wal_insert_lsn()');
-my ($recv_out, $recv_err) = ('', '');
 my $recvlogical = IPC::Run::start(
 	[
 		'pg_recvlogical', '-d', $idle->connstr('postgres'),
 		'-S', 'logi', '--start', '-f', '/dev/null', '-F', '0', '-s', '1'
 	],
-	'>', \$recv_out, '2>', \$recv_err);
+	'>', "$PostgreSQL::Test::Utils::tmp_check/080_recvlogical.log", '2>&1');
 
 # walmon's answer to the setup: the consumer is ACTIVE and has confirmed
 # everything walmon counts, and every monitor's latest sample is its state
@@ -743,11 +748,12 @@ my %walmon_rel = map { split /\|/ } split /\n/, isql(q{
 	FROM rels WHERE pg_relation_filenode(oid) IS NOT NULL});
 cmp_ok(scalar keys %walmon_rel, '>=', 10, 'walmon\'s relations are known by relfilenode');
 
-my ($watch_out, $watch_err) = ('', '');
+# (its notices go to a file: nothing reads a pipe while it runs)
+my $watch_log = "$PostgreSQL::Test::Utils::tmp_check/080_slot_watch.log";
 my $slot_watch = IPC::Run::start(
 	[ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', $idle->connstr('postgres'),
 		'-c', 'CALL truth_slot_watch(63)' ],
-	'>', \$watch_out, '2>', \$watch_err,
+	'>', $watch_log, '2>&1',
 	IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
 $idle->poll_query_until('postgres',
 	q{SELECT count(*) > 0 FROM pg_stat_activity WHERE query = 'CALL truth_slot_watch(63)'})
@@ -761,6 +767,7 @@ sleep(60);    # the measurement window
 my $lsn1 = isql('SELECT pg_current_wal_insert_lsn()');
 my $idle_cycles = isql('SELECT cycles FROM walmon_worker_status()') - $cycles0;
 $slot_watch->finish;
+my $watch_err = slurp_file($watch_log);
 die "the slot watcher failed: $watch_err" if $? != 0;
 $idle->poll_query_until('postgres', "SELECT pg_current_wal_flush_lsn() >= '$lsn1'")
   or die 'the WAL of the window was not flushed';
