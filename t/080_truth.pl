@@ -1,11 +1,14 @@
 # How far walmon's numbers may differ from PostgreSQL's (issue 10; the rule
 # is at the top of src/cycle.c): measured, cycle by cycle, against
 # pg_replication_slots and the WAL insert position while a VACUUM (FREEZE)
-# writes tens of MB of bookkeeping WAL; the effective WAL end E following a
+# writes tens of MB of bookkeeping WAL, of a user's table and of walmon's
+# own wal_metrics, with walmon.lag_error_bytes turning the row ERROR before
+# PostgreSQL invalidates the slot; the effective WAL end E following a
 # gigabyte of checkpoints and segment switches with every scan under its
 # cap; walmon_refresh() sampling and pruning on a server that does not
-# preload walmon; and no WAL of walmon's own over a minute of an idle server
-# with autovacuum on, record by record (pg_walinspect).
+# preload walmon; and no WAL of walmon's own without a foreign cause over a
+# minute of an idle server with autovacuum on, record by record
+# (pg_walinspect).  Each part says how it fails.
 use strict;
 use warnings;
 use feature 'state';
@@ -651,6 +654,9 @@ $plain->stop;
 # Fails when walmon answers its own WAL, a checkpoint, a snapshot, its own
 # earlier change (a sample taken in a later transaction than the change),
 # or its consumer's progress over walmon's own WAL, with another write.
+# (A foreign record alone cannot be the rule with a connected consumer:
+# its confirmation of the foreign WAL comes after walmon's first answer
+# and is no WAL.  The notes count the transactions each cause explains.)
 
 my $idle = PostgreSQL::Test::Cluster->new('idle');
 $idle->init(allows_streaming => 'logical');
