@@ -196,7 +196,7 @@ is( sql(q{SELECT string_agg(coalesce(old_status, '-') || '>' || new_status, ',' 
 		  FROM wal_monitor_history WHERE source_id = 101}),
 	'->ACTIVE,ACTIVE>IDLE', 'and their history goes on');
 is(sql(q{SELECT count(*) FROM walmon_overview}), '7', 'walmon_overview shows every source');
-like(sql('SELECT walmon_prometheus()'), qr/walmon_status\{source_id="101",source="billing-db",slot="billing_slot",status="IDLE"\} 1/,
+like(sql('SELECT walmon_prometheus()'), qr/walmon_status\{source_id="101",source="billing-db",slot="billing_slot",server="",status="IDLE"\} 1/,
 	'walmon_prometheus() too');
 
 $node->stop;
