@@ -2145,8 +2145,8 @@ walmon_store_refresh_begin(bool wait)
 
 		if (wait)
 			LockDatabaseObject(ExtensionRelationId, extoid, 0, ExclusiveLock);
-		else if (!ConditionalLockDatabaseObject(ExtensionRelationId, extoid, 0,
-												ExclusiveLock))
+		else if (!walmon_conditional_lock_object(ExtensionRelationId, extoid, 0,
+												 ExclusiveLock))
 			return WALMON_REFRESH_BUSY;
 
 		/*
