@@ -25,7 +25,13 @@ my $timeout = $PostgreSQL::Test::Utils::timeout_default;
 my $pub = PostgreSQL::Test::Cluster->new('publisher');
 
 # the plugins installed (Debian: postgresql-15-wal2json, postgresql-15-decoderbufs)
-my $pkglibdir = $pub->config_data('--pkglibdir');
+# (PostgreSQL 14's test modules have no config_data: the pg_config on the
+# PATH, which the TAP suite puts first, is the server's)
+my $pkglibdir =
+  $pub->can('config_data')
+  ? $pub->config_data('--pkglibdir')
+  : `pg_config --pkglibdir`;
+chomp $pkglibdir;
 my %installed = map { $_ => -f "$pkglibdir/$_.so" } qw(wal2json decoderbufs);
 # decoderbufs' README asks for it to be preloaded (its _PG_init does
 # nothing; Debezium's users follow the README)
