@@ -150,8 +150,16 @@ sub recvlogical_errors
 # include walmon's own next write, which E rightly never covers.
 sub foreign_wal_end
 {
-	return $writer->query_safe(
+	return bg_query($writer,
 		"SELECT pg_logical_emit_message(false, 'walmon-test', 'end')");
+}
+
+# A query's result in a background session, trimmed: PostgreSQL 16.2's
+# BackgroundPsql can leave a newline around a result (later minors do not).
+sub bg_query
+{
+	my ($session, $query) = @_;
+	return $session->query_safe($query) =~ s/^\s+|\s+\z//gr;
 }
 
 # ---- setup ----
@@ -244,7 +252,7 @@ sub follow
 		$writer->query_safe(
 			qq{INSERT INTO cdc_rows (payload)
 			   SELECT '$name-load-$batch-' || g FROM generate_series(1, 200) g});
-		my @v = split /\|/, $writer->query_safe($sample);
+		my @v = split /\|/, bg_query($writer, $sample);
 		$samples++;
 		for my $i (0 .. $#names)
 		{
@@ -452,7 +460,9 @@ $sub->safe_psql('postgres',
 	"CREATE SUBSCRIPTION cdc_sub CONNECTION '$pub_connstr' PUBLICATION cdc_pub WITH (copy_data = true)"
 );
 
-# PostgreSQL created the tablesync slot, and the copy is held
+# PostgreSQL created the tablesync slot, and the copy is held (the worker
+# that copies is a "logical replication worker" until 16, a "logical
+# replication tablesync worker" from 17)
 poll(
 	qq{SELECT count(*) = 1 FROM pg_replication_slots
 	   WHERE slot_name ~ '$sync_re' AND NOT temporary},
@@ -463,7 +473,8 @@ note("tablesync slot: $sync_slot");
 ok( $sub->poll_query_until(
 		'postgres',
 		q{SELECT count(*) > 0 FROM pg_stat_activity
-		  WHERE backend_type = 'logical replication worker'
+		  WHERE backend_type IN ('logical replication worker',
+		                         'logical replication tablesync worker')
 		    AND wait_event = 'advisory'}),
 	'the initial copy waits on the test');
 # the worker has had two whole cycles while the tablesync slot existed
