@@ -1688,12 +1688,14 @@ store_execute_into(WalmonQuery q, Datum *values, const bool *isnull,
 			 SPI_result_code_string(rc), (int) q);
 	pfree(params);
 
-	{
-		MemoryContext old = MemoryContextSwitchTo(caller);
-
-		store_fetch_rows(&receiver, tupstore, row);
-		MemoryContextSwitchTo(old);
-	}
+	/*
+	 * SPI leaves its procedure context current: back to the caller's, both
+	 * for the row read back and for the caller's own next allocations (an
+	 * upsert's INSERT, after its UPDATE found no row, would otherwise build
+	 * its row in SPI's context, which store_end frees).
+	 */
+	MemoryContextSwitchTo(caller);
+	store_fetch_rows(&receiver, tupstore, row);
 	pfree(receiver.tids);
 	return receiver.count;
 }
