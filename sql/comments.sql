@@ -14,6 +14,13 @@ WHERE d.refclassid = 'pg_extension'::regclass
                    'pg_foreign_data_wrapper'::regclass)
   AND NOT (d.classid = 'pg_class'::regclass
 		   AND (SELECT relkind FROM pg_class WHERE oid = d.objid) = 'S')
+  -- a table's or view's row type and an array type, members from 17 on,
+  -- are described by their relation and element type
+  AND NOT (d.classid = 'pg_type'::regclass
+		   AND EXISTS (SELECT FROM pg_type t LEFT JOIN pg_class r ON r.oid = t.typrelid
+					   WHERE t.oid = d.objid
+					     AND (r.relkind <> 'c'
+							  OR EXISTS (SELECT FROM pg_type e WHERE e.typarray = t.oid))))
   AND obj_description(d.objid, (SELECT relname FROM pg_class WHERE oid = d.classid)) IS NULL
 ORDER BY 1;
 

@@ -123,7 +123,10 @@ SELECT * FROM regress.try($$SELECT walmon_upsert(1, last_wal_received => 'infini
 SELECT * FROM regress.try($$SELECT walmon_upsert(1, last_transaction_time => '-infinity')$$);
 SELECT * FROM regress.try($$SELECT walmon_upsert_batch('[{"source_id": 1, "last_wal_received": "-infinity"}]')$$);
 SELECT * FROM regress.try($$SELECT walmon_upsert_batch('[{"source_id": 1, "last_transaction_time": "infinity"}]')$$);
-SELECT last_wal_received, last_transaction_time
+-- (shown in UTC: in the session's PST8PDT a year before 1883 is LMT with
+-- tzdata 2024b and later, PST with the older data 14.13 and 16.2 bundle)
+SELECT last_wal_received AT TIME ZONE 'UTC' AS last_wal_received,
+       last_transaction_time AT TIME ZONE 'UTC' AS last_transaction_time
 FROM walmon_upsert(1, last_wal_received => '294276-12-31 23:59:59+00', last_transaction_time => '4713-01-01 00:00:00+00 BC');
 SELECT count(*) AS overview_rows FROM walmon_overview;
 SELECT count(*) > 0 AS exported FROM regexp_split_to_table(walmon_prometheus(), E'\n');

@@ -12,8 +12,7 @@ FROM pg_settings WHERE name LIKE 'walmon.%' ORDER BY name;
 SHOW walmon.naptime;
 SHOW walmon.metrics_retention;
 
--- the prefix is reserved: a typo is an error, not a new placeholder
-SELECT * FROM regress.try($$SET walmon.naptme = '1s'$$);
+-- (the reserved prefix: guc_prefix.sql)
 -- reload-only settings cannot be set in a session
 SELECT * FROM regress.try($$SET walmon.naptime = '1s'$$);
 

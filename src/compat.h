@@ -107,6 +107,46 @@
 #endif
 #define WALMON_WAIT_EVENT_REMOTE PG_WAIT_EXTENSION
 
+/*
+ * The highest block id of a decoded WAL record: the reader's own field
+ * until 14, the decoded record's (behind this macro) from 15.
+ */
+#if PG_VERSION_NUM < 150000
+#define XLogRecMaxBlockId(decoder) ((decoder)->max_block_id)
+#endif
+
+/*
+ * Trying a lock on a database object without waiting:
+ * ConditionalLockDatabaseObject() is in 17, and only in some minor releases
+ * of the earlier majors (14.13 and 15.20 have it, 16.2 does not).  Before 17
+ * walmon does what it does itself, with LockAcquire(): the same lock tag,
+ * and the pending invalidations processed once the lock is taken.
+ */
+#if PG_VERSION_NUM >= 170000
+#define walmon_conditional_lock_object(classid, objid, objsubid, mode) \
+	ConditionalLockDatabaseObject((classid), (objid), (objsubid), (mode))
+#else
+#include "miscadmin.h"
+#include "storage/lock.h"
+#include "utils/inval.h"
+
+static inline bool
+walmon_conditional_lock_object(Oid classid, Oid objid, uint16 objsubid,
+							   LOCKMODE mode)
+{
+	LOCKTAG		tag;
+	LockAcquireResult res;
+
+	SET_LOCKTAG_OBJECT(tag, MyDatabaseId, classid, objid, objsubid);
+	res = LockAcquire(&tag, mode, false, true);
+	if (res == LOCKACQUIRE_NOT_AVAIL)
+		return false;
+	if (res != LOCKACQUIRE_ALREADY_CLEAR)
+		AcceptInvalidationMessages();
+	return true;
+}
+#endif
+
 /* Privilege checks on a foreign server: one generic function from 16. */
 #if PG_VERSION_NUM >= 160000
 #define walmon_server_aclcheck(server, role, mode) \

@@ -1005,7 +1005,8 @@ static int
 remote_apply_all(RemoteServer **servers, int n, TimestampTz now,
 				 List **written)
 {
-	int			count = 0;
+	/* volatile: the loop's PG_TRY would let gcc keep it in a register */
+	volatile int count = 0;
 
 	for (int i = 0; i < n; i++)
 	{
@@ -1110,7 +1111,7 @@ void
 walmon_remote_worker_cycle(void)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	RemoteServer **servers;
+	RemoteServer **servers = NULL;
 	int			n;
 	bool		busy = false;
 

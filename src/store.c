@@ -2147,8 +2147,8 @@ walmon_store_refresh_begin(bool wait)
 
 		if (wait)
 			LockDatabaseObject(ExtensionRelationId, extoid, 0, ExclusiveLock);
-		else if (!ConditionalLockDatabaseObject(ExtensionRelationId, extoid, 0,
-												ExclusiveLock))
+		else if (!walmon_conditional_lock_object(ExtensionRelationId, extoid, 0,
+												 ExclusiveLock))
 			return WALMON_REFRESH_BUSY;
 
 		/*
@@ -2294,11 +2294,11 @@ walmon_store_read_slot_rows(const char *server, int *nrows)
 	WalmonStoreCall call;
 	WalmonSlotRow *rows;
 	int			n;
-	bool		isnull;
-	Datum		arg = store_server_datum(server, &isnull);
+	bool		argnull;
+	Datum		arg = store_server_datum(server, &argnull);
 
 	store_begin(&call);
-	n = store_execute(Q_REFRESH_ROWS, &arg, &isnull, SPI_OK_SELECT);
+	n = store_execute(Q_REFRESH_ROWS, &arg, &argnull, SPI_OK_SELECT);
 	rows = MemoryContextAllocZero(caller, sizeof(WalmonSlotRow) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{

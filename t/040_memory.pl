@@ -93,7 +93,9 @@ SKIP:
 	{
 		my ($query) = @_;
 		my $bg = $node->background_psql('postgres');
-		my $pid = $bg->query_safe('SELECT pg_backend_pid()');
+		# (trimmed: PostgreSQL 16.2's BackgroundPsql can leave a newline
+		# around a result)
+		my $pid = $bg->query_safe('SELECT pg_backend_pid()') =~ s/\s+//gr;
 		my $hwm = sub {
 			my $status = slurp_file("/proc/$pid/status");
 			$status =~ /^VmHWM:\s+(\d+) kB/m or die "no VmHWM for $pid";

@@ -25,7 +25,13 @@ my $timeout = $PostgreSQL::Test::Utils::timeout_default;
 my $pub = PostgreSQL::Test::Cluster->new('publisher');
 
 # the plugins installed (Debian: postgresql-15-wal2json, postgresql-15-decoderbufs)
-my $pkglibdir = $pub->config_data('--pkglibdir');
+# (PostgreSQL 14's test modules have no config_data: the pg_config on the
+# PATH, which the TAP suite puts first, is the server's)
+my $pkglibdir =
+  $pub->can('config_data')
+  ? $pub->config_data('--pkglibdir')
+  : `pg_config --pkglibdir`;
+chomp $pkglibdir;
 my %installed = map { $_ => -f "$pkglibdir/$_.so" } qw(wal2json decoderbufs);
 # decoderbufs' README asks for it to be preloaded (its _PG_init does
 # nothing; Debezium's users follow the README)
@@ -144,8 +150,16 @@ sub recvlogical_errors
 # include walmon's own next write, which E rightly never covers.
 sub foreign_wal_end
 {
-	return $writer->query_safe(
+	return bg_query($writer,
 		"SELECT pg_logical_emit_message(false, 'walmon-test', 'end')");
+}
+
+# A query's result in a background session, trimmed: PostgreSQL 16.2's
+# BackgroundPsql can leave a newline around a result (later minors do not).
+sub bg_query
+{
+	my ($session, $query) = @_;
+	return $session->query_safe($query) =~ s/^\s+|\s+\z//gr;
 }
 
 # ---- setup ----
@@ -238,7 +252,7 @@ sub follow
 		$writer->query_safe(
 			qq{INSERT INTO cdc_rows (payload)
 			   SELECT '$name-load-$batch-' || g FROM generate_series(1, 200) g});
-		my @v = split /\|/, $writer->query_safe($sample);
+		my @v = split /\|/, bg_query($writer, $sample);
 		$samples++;
 		for my $i (0 .. $#names)
 		{
@@ -446,7 +460,9 @@ $sub->safe_psql('postgres',
 	"CREATE SUBSCRIPTION cdc_sub CONNECTION '$pub_connstr' PUBLICATION cdc_pub WITH (copy_data = true)"
 );
 
-# PostgreSQL created the tablesync slot, and the copy is held
+# PostgreSQL created the tablesync slot, and the copy is held (the worker
+# that copies is a "logical replication worker" until 16, a "logical
+# replication tablesync worker" from 17)
 poll(
 	qq{SELECT count(*) = 1 FROM pg_replication_slots
 	   WHERE slot_name ~ '$sync_re' AND NOT temporary},
@@ -457,7 +473,8 @@ note("tablesync slot: $sync_slot");
 ok( $sub->poll_query_until(
 		'postgres',
 		q{SELECT count(*) > 0 FROM pg_stat_activity
-		  WHERE backend_type = 'logical replication worker'
+		  WHERE backend_type IN ('logical replication worker',
+		                         'logical replication tablesync worker')
 		    AND wait_event = 'advisory'}),
 	'the initial copy waits on the test');
 # the worker has had two whole cycles while the tablesync slot existed
