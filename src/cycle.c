@@ -37,8 +37,9 @@
  *	  one E already accounted for, nothing happened and E stays.  If newer
  *	  important records exist, the WAL since is read: the records of
  *	  walmon's own recent write transactions (by transaction id and the
- *	  WAL range they wrote into) and the bookkeeping that maintains only
- *	  walmon's own tables are walmon's own; other bookkeeping (checkpoints,
+ *	  WAL range they wrote into) and the pruning and hint-bit images of
+ *	  walmon's own tables that its reads cause are walmon's own (unless a
+ *	  VACUUM of those tables was seen lately); other bookkeeping (checkpoints,
  *	  snapshots, switches, hint-bit images, pruning, vacuuming, freezing,
  *	  truncation) is counted, and E stays only while what was counted since
  *	  E was set is at most WALMON_BOOKKEEPING_ALLOWANCE (64 kB).  Any other
@@ -922,13 +923,25 @@ refresh_last_commit(const WalmonSlotRow *rows, int nrows)
 /*
  * The reason a slot is invalidated, or NULL: wal_status "lost" on every
  * version, "conflicting" on 16, invalidation_reason from 17 (from 18 also
- * idle_timeout).
+ * idle_timeout).  The same words on every version: the codes of
+ * invalidation_reason are spelt out as the older versions' readings are
+ * (the row keeps the code itself in its invalidation_reason column).
  */
 static const char *
 refresh_invalidation(const WalmonSlot *slot)
 {
 	if (slot->invalidation_reason != NULL)
+	{
+		if (strcmp(slot->invalidation_reason, "wal_removed") == 0)
+			return "required WAL was removed";
+		if (strcmp(slot->invalidation_reason, "rows_removed") == 0)
+			return "required rows were removed (conflict with recovery)";
+		if (strcmp(slot->invalidation_reason, "wal_level_insufficient") == 0)
+			return "wal_level is insufficient for logical decoding (conflict with recovery)";
+		if (strcmp(slot->invalidation_reason, "idle_timeout") == 0)
+			return "it was inactive longer than idle_replication_slot_timeout";
 		return slot->invalidation_reason;
+	}
 	if (!slot->conflicting.isnull && slot->conflicting.value)
 		return "conflict with recovery";
 	if (slot->wal_status != NULL && strcmp(slot->wal_status, "lost") == 0)

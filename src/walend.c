@@ -60,7 +60,14 @@ typedef struct WalendScan
 	uint64		bookkeeping_bytes;
 	uint64		scanned;
 	bool		after_own;		/* the last record read was walmon's */
+	XLogRecPtr	own_vacuum;		/* as in WalmonWalEnd, after the scan */
 } WalendScan;
+
+/*
+ * How long after a VACUUM record on walmon's own relations their pruning
+ * and hint-bit images stop being free: that VACUUM may still be at work.
+ */
+#define WALEND_OWN_VACUUM_WINDOW	WALMON_SCAN_MAX_BYTES
 
 static WalmonWalEnd *walend_state(LWLock **lock);
 static void walend_scan(const WalmonWalEnd *snap, XLogRecPtr from,
@@ -69,6 +76,8 @@ static bool walend_record_is_own(const WalmonWalEnd *snap,
 								 XLogReaderState *record);
 static bool walend_record_is_bookkeeping(XLogReaderState *record);
 static bool walend_record_is_walmon_maintenance(XLogReaderState *record);
+static bool walend_record_is_own_vacuum(XLogReaderState *record);
+static bool walend_record_touches_own(XLogReaderState *record, bool all);
 static bool walend_xid_of_write(const WalmonOwnWrite *own, TransactionId xid);
 static XLogRecPtr walend_inserted_end(void);
 
@@ -96,7 +105,8 @@ walend_state(LWLock **lock)
  * When no important WAL record was inserted since the last one accounted
  * for (the marker), E stays.  When some were, the WAL from the marker to
  * the newest important record is read (walend_scan): walmon's own records
- * and those that maintain walmon's own tables are free; other bookkeeping
+ * and the pruning and hint-bit images its reads of its own tables cause
+ * are free (walend_record_is_walmon_maintenance); other bookkeeping
  * is counted, and E stays only while what was counted since E was set
  * stays within WALMON_BOOKKEEPING_ALLOWANCE; any other record, or more
  * than WALMON_SCAN_MAX_BYTES to read, moves E to the current insert
@@ -172,6 +182,8 @@ walmon_walend_begin(TimestampTz now)
 	}
 	st->marker = last_important;
 	st->marker_own = scan.after_own;
+	if (!XLogRecPtrIsInvalid(scan.own_vacuum))
+		st->own_vacuum = scan.own_vacuum;
 	st->insert = insert;
 	st->scan_bytes = scan.scanned;
 	st->trail_bytes = insert - wal_end;
@@ -214,6 +226,7 @@ walend_scan(const WalmonWalEnd *snap, XLogRecPtr from, XLogRecPtr upto,
 	scan->bookkeeping_bytes = 0;
 	scan->scanned = 0;
 	scan->after_own = snap->marker_own;
+	scan->own_vacuum = snap->own_vacuum;
 
 	/* the WAL must still be there */
 	XLByteToSeg(from, segno, wal_segment_size);
@@ -279,11 +292,16 @@ walend_scan(const WalmonWalEnd *snap, XLogRecPtr from, XLogRecPtr upto,
 					scan->own_bytes += size;
 					scan->after_own = true;
 				}
-				else if (walend_record_is_walmon_maintenance(reader))
+				else if (walend_record_is_walmon_maintenance(reader) &&
+						 (XLogRecPtrIsInvalid(scan->own_vacuum) ||
+						  reader->ReadRecPtr - scan->own_vacuum >
+						  WALEND_OWN_VACUUM_WINDOW))
 					scan->own_bytes += size;
 				else if (walend_record_is_bookkeeping(reader))
 				{
 					scan->bookkeeping_bytes += size;
+					if (walend_record_is_own_vacuum(reader))
+						scan->own_vacuum = reader->ReadRecPtr;
 					/* running-transaction snapshots come after anything */
 					if (XLogRecGetRmid(reader) != RM_STANDBY_ID)
 						scan->after_own = false;
@@ -311,15 +329,15 @@ walend_scan(const WalmonWalEnd *snap, XLogRecPtr from, XLogRecPtr upto,
 
 /*
  * Whether a bookkeeping record changes only walmon's own relations (their
- * pruning, vacuuming, freezing, hint bits): walmon's reads and writes of
- * its own tables cause them, and they count as walmon's own WAL.  Only
- * bookkeeping: a change of data (an application's upsert, say) is never
- * walmon's this way.
+ * pruning and hint bits): walmon's reads and writes of its own tables
+ * cause them, and they count as walmon's own WAL, except while a VACUUM of
+ * them may be at work (walend_record_is_own_vacuum).  Only bookkeeping: a
+ * change of data (an application's upsert, say) is never walmon's this
+ * way.
  */
 static bool
 walend_record_is_walmon_maintenance(XLogReaderState *record)
 {
-	bool		any = false;
 	uint8		info = XLogRecGetInfo(record) & ~XLR_INFO_MASK;
 
 	/*
@@ -344,6 +362,48 @@ walend_record_is_walmon_maintenance(XLogReaderState *record)
 		default:
 			return false;
 	}
+	return walend_record_touches_own(record, true);
+}
+
+/*
+ * Whether a record is a VACUUM's on walmon's own relations: freezing,
+ * vacuuming, setting visibility, or (from 17) pruning in VACUUM's scan.
+ * A VACUUM of walmon's tables is not walmon's doing: its pruning and
+ * hint-bit images (the latter come before its records of a page) count
+ * as bookkeeping for WALEND_OWN_VACUUM_WINDOW after it, however much
+ * they look like what walmon's own reads cause.
+ */
+static bool
+walend_record_is_own_vacuum(XLogReaderState *record)
+{
+	uint8		info = XLogRecGetInfo(record) & ~XLR_INFO_MASK;
+
+	switch (XLogRecGetRmid(record))
+	{
+		case RM_HEAP2_ID:
+			if (!WALMON_HEAP2_IS_MAINTENANCE(info & XLOG_HEAP_OPMASK) ||
+				WALMON_HEAP2_IS_READ_PRUNE(info & XLOG_HEAP_OPMASK))
+				return false;
+			break;
+		case RM_BTREE_ID:
+			if (info != XLOG_BTREE_VACUUM)
+				return false;
+			break;
+		default:
+			return false;
+	}
+	return walend_record_touches_own(record, false);
+}
+
+/*
+ * Whether a record's blocks are in walmon's own relations: all of them (and
+ * at least one), or any of them.
+ */
+static bool
+walend_record_touches_own(XLogReaderState *record, bool all)
+{
+	bool		any = false;
+
 	for (int id = 0; id <= XLogRecMaxBlockId(record); id++)
 	{
 		Oid			spc;
@@ -353,9 +413,10 @@ walend_record_is_walmon_maintenance(XLogReaderState *record)
 		if (!XLogRecHasBlockRef(record, id))
 			continue;
 		WALMON_RECORD_BLOCK(record, id, &spc, &db, &rel);
-		if (!walmon_store_is_own_relfilenode(spc, db, rel))
+		if (walmon_store_is_own_relfilenode(spc, db, rel))
+			any = true;
+		else if (all)
 			return false;
-		any = true;
 	}
 	return any;
 }

@@ -301,6 +301,8 @@ typedef struct WalmonWalEnd
 	uint64		bookkeeping_bytes;	/* bookkeeping WAL counted since then */
 	uint64		scan_bytes;		/* how far the last scan read */
 	uint64		trail_bytes;	/* insert position minus E, at the last cycle */
+	XLogRecPtr	own_vacuum;		/* the last VACUUM record read on walmon's
+								 * own relations, or invalid */
 	int			next_own;		/* ring position of the next own write */
 	WalmonOwnWrite own[WALMON_OWN_WRITES];
 	int			ring_next;		/* where the next sample goes */

@@ -512,13 +512,17 @@ check_error_before_lost($r);
 # with many sources keeps for a week, frozen by hand here, by autovacuum's
 # freeze or anti-wraparound vacuum in life.  Fails when E stays behind
 # the freeze records: the lag stays near 0, walmon.lag_error_bytes never
-# fires, and the slot is lost while walmon says it is fine.
+# fires, and the slot is lost while walmon says it is fine; and when E
+# lets the VACUUM's hint-bit images of walmon's pages pass as walmon's own
+# (free) WAL: they come before its records of each page, 8 kB a page, and
+# 17's compact freeze records let megabytes of them through between two
+# moves of E.
 sql(q{INSERT INTO wal_metrics (source_id, sampled_at, status)
 	  SELECT 0, now(), 'IDLE' FROM generate_series(1, 1100000)});
 $r = vacuum_scenario('s_walmon', 'wal_metrics');
 my $trail = check_samples($r);
-cmp_ok($trail, '<=', 1048576,
-	"s_walmon: E trails by less than 1 MB (walmon's own cycles write a few kB each); it trailed by $trail bytes");
+cmp_ok($trail, '<=', 131072,
+	"s_walmon: E trails by at most 128 kB (the 64 kB allowance; walmon's own cycles write a few kB each); it trailed by $trail bytes");
 check_error_before_lost($r);
 
 # ====================================================================
