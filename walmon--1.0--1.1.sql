@@ -68,6 +68,17 @@ ALTER TABLE @extschema@.wal_monitor
 	ADD COLUMN invalidation_reason text;
 
 --
+-- A sample also keeps a local logical slot's decoding statistics, as
+-- pg_stat_replication_slots shows them: bytes of decoded changes spilled
+-- to disk (more than logical_decoding_work_mem) and streamed before their
+-- commit.  NULL for every other source.  Nullable without a default: the
+-- columns are added without rewriting a table of many samples.
+--
+ALTER TABLE @extschema@.wal_metrics
+	ADD COLUMN spill_bytes bigint,
+	ADD COLUMN stream_bytes bigint;
+
+--
 -- walmon_add_source gains server (contract section 9).  A signature change
 -- is a new function: the grants of the old one are carried over.
 --
@@ -361,6 +372,8 @@ COMMENT ON COLUMN @extschema@.wal_metrics.sampled_at IS 'When the sample was tak
 COMMENT ON COLUMN @extschema@.wal_metrics.wal_lsn IS 'wal_lsn then';
 COMMENT ON COLUMN @extschema@.wal_metrics.replication_lag_bytes IS 'replication_lag_bytes then';
 COMMENT ON COLUMN @extschema@.wal_metrics.status IS 'status then';
+COMMENT ON COLUMN @extschema@.wal_metrics.spill_bytes IS 'For a logical slot of this server: pg_stat_replication_slots.spill_bytes then (decoded changes spilled to disk since the statistics were reset); else NULL';
+COMMENT ON COLUMN @extschema@.wal_metrics.stream_bytes IS 'For a logical slot of this server: pg_stat_replication_slots.stream_bytes then (decoded changes streamed before their commit since the statistics were reset); else NULL';
 
 COMMENT ON TABLE @extschema@.walmon_ignored_slot IS
 'Slots whose source was dropped: not registered again until the slot is gone, or bound by hand';

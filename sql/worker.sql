@@ -73,6 +73,39 @@ SELECT name FROM walmon_source WHERE name LIKE 'pg\_%' ORDER BY name;
 SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
 WHERE slot_name LIKE 'pg\_16384%' ORDER BY slot_name;
 
+-- a logical slot's samples keep its decoding statistics as
+-- pg_stat_replication_slots shows them; every other source's are NULL
+SELECT slot_name FROM pg_create_logical_replication_slot('regress_worker_logical', 'test_decoding');
+SELECT walmon_refresh() > 0 AS registered;
+CREATE TABLE regress_worker_big (i int, t text);
+INSERT INTO regress_worker_big SELECT g, repeat('x', 100) FROM generate_series(1, 5000) g;
+SET logical_decoding_work_mem = '64kB';
+SELECT count(*) > 5000 AS decoded
+FROM pg_logical_slot_get_changes('regress_worker_logical', NULL, NULL);
+RESET logical_decoding_work_mem;
+-- (14's statistics collector shows them a moment later)
+DO $$
+BEGIN
+	FOR i IN 1..300 LOOP
+		PERFORM pg_stat_clear_snapshot();
+		EXIT WHEN (SELECT spill_bytes > 0 FROM pg_stat_replication_slots
+		           WHERE slot_name = 'regress_worker_logical');
+		PERFORM pg_sleep(0.1);
+	END LOOP;
+END $$;
+SELECT walmon_refresh() > 0 AS sampled;
+SELECT m.spill_bytes > 0 AS spilled, m.spill_bytes = r.spill_bytes AS spill_as_the_view,
+       m.stream_bytes = r.stream_bytes AS stream_as_the_view
+FROM walmon_source s
+JOIN LATERAL (SELECT * FROM wal_metrics m WHERE m.source_id = s.id ORDER BY m.id DESC LIMIT 1) m ON true
+JOIN pg_stat_replication_slots r ON r.slot_name = s.slot_name
+WHERE s.slot_name = 'regress_worker_logical';
+SELECT count(*) AS other_samples_with_statistics
+FROM wal_metrics m JOIN walmon_source s ON s.id = m.source_id
+WHERE s.slot_name IS DISTINCT FROM 'regress_worker_logical'
+  AND (m.spill_bytes IS NOT NULL OR m.stream_bytes IS NOT NULL);
+DROP TABLE regress_worker_big;
+
 --
 -- privileges: PUBLIC gets nothing, pg_monitor reads the status
 --

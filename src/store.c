@@ -182,6 +182,8 @@ static const StoreColumnSpec store_columns[] = {
 	{REL_METRICS, "wal_lsn", LSNOID, WALMON_VERSION_1_0},
 	{REL_METRICS, "replication_lag_bytes", INT8OID, WALMON_VERSION_1_0},
 	{REL_METRICS, "status", TEXTOID, WALMON_VERSION_1_0},
+	{REL_METRICS, "spill_bytes", INT8OID, WALMON_VERSION_1_1},
+	{REL_METRICS, "stream_bytes", INT8OID, WALMON_VERSION_1_1},
 };
 
 /*
@@ -192,6 +194,57 @@ static const StoreColumnSpec store_columns[] = {
 
 /* the unique constraint on wal_monitor(source_id) the upserts rely on */
 #define WALMON_UNIQUE_SOURCE "unique_source_wal"
+
+/*
+ * The samples' statements (Q_SAMPLE_METRICS, Q_SAMPLE_WRITTEN): an insert of
+ * each monitor's state, with the monitor's last sample p to compare with;
+ * cols, vals and join add what a version's wal_metrics has beyond 1.0's.
+ */
+#define SAMPLE_INSERT(with, cols, vals, join) \
+	with "INSERT INTO @metrics@" \
+	" (source_id, sampled_at, wal_lsn, replication_lag_bytes, status" cols ")" \
+	" SELECT w.source_id, pg_catalog.now(), w.wal_lsn," \
+	"  w.replication_lag_bytes, w.status" vals \
+	" FROM @monitor@ AS w" \
+	" LEFT JOIN LATERAL (SELECT m.sampled_at, m.wal_lsn," \
+	"  m.replication_lag_bytes, m.status" \
+	"  FROM @metrics@ AS m" \
+	"  WHERE m.source_id OPERATOR(pg_catalog.=) w.source_id" \
+	"  ORDER BY m.sampled_at DESC, m.id DESC LIMIT 1) AS p ON true" \
+	join
+
+/* the state differs from the last sample's, or there is none */
+#define SAMPLE_DIFFERS \
+	"NOT (p.status OPERATOR(pg_catalog.=) w.status)" \
+	" OR NOT COALESCE(p.wal_lsn OPERATOR(pg_catalog.=) w.wal_lsn," \
+	"  p.wal_lsn IS NULL AND w.wal_lsn IS NULL)" \
+	" OR NOT COALESCE(p.replication_lag_bytes OPERATOR(pg_catalog.=) w.replication_lag_bytes," \
+	"  p.replication_lag_bytes IS NULL AND w.replication_lag_bytes IS NULL)"
+
+#define SAMPLE_CHANGED \
+	" WHERE w.status IS NOT NULL AND (p.status IS NULL OR " SAMPLE_DIFFERS ")"
+
+#define SAMPLE_WRITTEN_WHERE \
+	" WHERE w.source_id OPERATOR(pg_catalog.=) ANY ($1)" \
+	" AND w.status IS NOT NULL" \
+	" AND (p.status IS NULL OR (p.sampled_at OPERATOR(pg_catalog.<) $2" \
+	" AND (" SAMPLE_DIFFERS ")))"
+
+/*
+ * 1.1's samples keep the spill and stream bytes of a local logical slot as
+ * pg_stat_replication_slots shows them (NULL for any other source).  The
+ * view is read once (MATERIALIZED): joined directly, a generic plan may
+ * read every slot again for every monitor.
+ */
+#define SAMPLE_WITH_1_1 \
+	"WITH r AS MATERIALIZED (SELECT v.slot_name, v.spill_bytes, v.stream_bytes" \
+	" FROM pg_catalog.pg_stat_replication_slots AS v) "
+#define SAMPLE_COLS_1_1 ", spill_bytes, stream_bytes"
+#define SAMPLE_VALS_1_1 ", r.spill_bytes, r.stream_bytes"
+#define SAMPLE_STATS_1_1 \
+	" LEFT JOIN @source@ AS s ON s.id OPERATOR(pg_catalog.=) w.source_id" \
+	" LEFT JOIN r ON s.server IS NULL" \
+	"  AND r.slot_name OPERATOR(pg_catalog.=) s.slot_name"
 
 /* ----------------------------------------------------------------
  * The statements
@@ -222,7 +275,9 @@ typedef enum WalmonQuery
 	Q_BATCH_REGISTERED,
 	Q_BATCH_UPSERT,
 	Q_SAMPLE_METRICS,
+	Q_SAMPLE_METRICS_1_1,
 	Q_SAMPLE_WRITTEN,
+	Q_SAMPLE_WRITTEN_1_1,
 	Q_PRUNE_METRICS,
 	Q_EXPIRE_MONITORS,
 	/* the refresh cycle (refresh.c) */
@@ -532,24 +587,17 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 	 * A sample of every monitor whose state (LSN, lag, status) differs from
 	 * its previous sample; nothing when nothing changed.  NULL-safe
 	 * comparisons are spelled out: IS DISTINCT FROM would look its operator
-	 * up through the search_path.
+	 * up through the search_path.  From 1.1 a sample also keeps the
+	 * decoding statistics of a local logical slot (SAMPLE_STATS_1_1).
 	 */
 	[Q_SAMPLE_METRICS] = {
-		"INSERT INTO @metrics@"
-		" (source_id, sampled_at, wal_lsn, replication_lag_bytes, status)"
-		" SELECT w.source_id, pg_catalog.now(), w.wal_lsn,"
-		"  w.replication_lag_bytes, w.status"
-		" FROM @monitor@ AS w"
-		" LEFT JOIN LATERAL (SELECT m.wal_lsn, m.replication_lag_bytes, m.status"
-		"  FROM @metrics@ AS m"
-		"  WHERE m.source_id OPERATOR(pg_catalog.=) w.source_id"
-		"  ORDER BY m.sampled_at DESC, m.id DESC LIMIT 1) AS p ON true"
-		" WHERE w.status IS NOT NULL AND (p.status IS NULL"
-		" OR NOT (p.status OPERATOR(pg_catalog.=) w.status)"
-		" OR NOT COALESCE(p.wal_lsn OPERATOR(pg_catalog.=) w.wal_lsn,"
-		"  p.wal_lsn IS NULL AND w.wal_lsn IS NULL)"
-		" OR NOT COALESCE(p.replication_lag_bytes OPERATOR(pg_catalog.=) w.replication_lag_bytes,"
-		"  p.replication_lag_bytes IS NULL AND w.replication_lag_bytes IS NULL))",
+		SAMPLE_INSERT("", "", "", "") SAMPLE_CHANGED,
+		0, {InvalidOid}
+	},
+	[Q_SAMPLE_METRICS_1_1] = {
+		SAMPLE_INSERT(SAMPLE_WITH_1_1, SAMPLE_COLS_1_1, SAMPLE_VALS_1_1,
+					  SAMPLE_STATS_1_1)
+		SAMPLE_CHANGED,
 		0, {InvalidOid}
 	},
 
@@ -559,24 +607,13 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 	 * sample then make one write.
 	 */
 	[Q_SAMPLE_WRITTEN] = {
-		"INSERT INTO @metrics@"
-		" (source_id, sampled_at, wal_lsn, replication_lag_bytes, status)"
-		" SELECT w.source_id, pg_catalog.now(), w.wal_lsn,"
-		"  w.replication_lag_bytes, w.status"
-		" FROM @monitor@ AS w"
-		" LEFT JOIN LATERAL (SELECT m.sampled_at, m.wal_lsn,"
-		"  m.replication_lag_bytes, m.status"
-		"  FROM @metrics@ AS m"
-		"  WHERE m.source_id OPERATOR(pg_catalog.=) w.source_id"
-		"  ORDER BY m.sampled_at DESC, m.id DESC LIMIT 1) AS p ON true"
-		" WHERE w.source_id OPERATOR(pg_catalog.=) ANY ($1)"
-		" AND w.status IS NOT NULL"
-		" AND (p.status IS NULL OR (p.sampled_at OPERATOR(pg_catalog.<) $2"
-		" AND (NOT (p.status OPERATOR(pg_catalog.=) w.status)"
-		" OR NOT COALESCE(p.wal_lsn OPERATOR(pg_catalog.=) w.wal_lsn,"
-		"  p.wal_lsn IS NULL AND w.wal_lsn IS NULL)"
-		" OR NOT COALESCE(p.replication_lag_bytes OPERATOR(pg_catalog.=) w.replication_lag_bytes,"
-		"  p.replication_lag_bytes IS NULL AND w.replication_lag_bytes IS NULL))))",
+		SAMPLE_INSERT("", "", "", "") SAMPLE_WRITTEN_WHERE,
+		2, {INT4ARRAYOID, TIMESTAMPTZOID}
+	},
+	[Q_SAMPLE_WRITTEN_1_1] = {
+		SAMPLE_INSERT(SAMPLE_WITH_1_1, SAMPLE_COLS_1_1, SAMPLE_VALS_1_1,
+					  SAMPLE_STATS_1_1)
+		SAMPLE_WRITTEN_WHERE,
 		2, {INT4ARRAYOID, TIMESTAMPTZOID}
 	},
 
@@ -2644,7 +2681,15 @@ walmon_store_insert_slot_rows(const WalmonSlotRow *rows, int n)
 int
 walmon_store_sample_metrics(void)
 {
-	return store_run(Q_SAMPLE_METRICS, NULL, SPI_OK_INSERT);
+	WalmonStoreCall call;
+	int			n;
+
+	store_begin(&call);
+	n = store_execute(store.version >= WALMON_VERSION_1_1 ?
+					  Q_SAMPLE_METRICS_1_1 : Q_SAMPLE_METRICS,
+					  NULL, NULL, SPI_OK_INSERT);
+	store_end(&call);
+	return n;
 }
 
 /*
@@ -2654,8 +2699,10 @@ walmon_store_sample_metrics(void)
 int
 walmon_store_sample_written(const int32 *ids, int n, TimestampTz older_than)
 {
+	WalmonStoreCall call;
 	Datum	   *elems;
 	Datum		args[2];
+	int			written;
 
 	if (n == 0)
 		return 0;
@@ -2664,7 +2711,12 @@ walmon_store_sample_written(const int32 *ids, int n, TimestampTz older_than)
 		elems[i] = Int32GetDatum(ids[i]);
 	args[0] = store_make_array(elems, NULL, n, INT4OID);
 	args[1] = TimestampTzGetDatum(older_than);
-	return store_run(Q_SAMPLE_WRITTEN, args, SPI_OK_INSERT);
+	store_begin(&call);
+	written = store_execute(store.version >= WALMON_VERSION_1_1 ?
+							Q_SAMPLE_WRITTEN_1_1 : Q_SAMPLE_WRITTEN,
+							args, NULL, SPI_OK_INSERT);
+	store_end(&call);
+	return written;
 }
 
 /* Delete at most limit samples older than cutoff; rows deleted. */

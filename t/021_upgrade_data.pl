@@ -153,6 +153,10 @@ is( sql(q{SELECT count(*) FROM wal_monitor
 		    AND xmin_age IS NULL AND catalog_xmin_age IS NULL AND conflicting IS NULL
 		    AND failover IS NULL AND synced IS NULL AND invalidation_reason IS NULL}),
 	'5', "1.1's wal_monitor columns are NULL in the rows 1.0 wrote");
+is( sql(q{SELECT count(*) FILTER (WHERE spill_bytes IS NULL AND stream_bytes IS NULL) || '/' || count(*)
+		  FROM wal_metrics}),
+	sql('SELECT count(*) FROM wal_metrics') . '/' . sql('SELECT count(*) FROM wal_metrics'),
+	"1.1's wal_metrics columns are NULL in the samples 1.0 took");
 is(sql('SELECT count(*) FROM walmon_ignored_slot'), '0', 'walmon_ignored_slot is empty');
 
 my ($cat_up, $cat_fresh) = (catalog_of('up'), catalog_of('fresh'));
