@@ -901,6 +901,7 @@ static int	store_execute(WalmonQuery q, Datum *values, const bool *isnull,
 static void store_put_rows(Tuplestorestate *tupstore);
 static int	store_run(WalmonQuery q, Datum *values, int expected);
 static Datum store_make_array(Datum *elems, bool *nulls, int n, Oid elemtype);
+static WalmonInt64 store_get_int64(HeapTuple tuple, TupleDesc tupdesc, int col);
 
 /* ----------------------------------------------------------------
  * Binding to the extension
@@ -1983,12 +1984,9 @@ walmon_store_drop_source(int32 source_id)
 	store_begin(&call);
 	if (store.version >= WALMON_VERSION_1_1)
 	{
-		bool		isnull;
-
 		store_execute(Q_DROP_SOURCE_1_1, &arg, NULL, SPI_OK_SELECT);
-		dropped = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-											  SPI_tuptable->tupdesc, 1,
-											  &isnull)) > 0;
+		dropped = store_get_int64(SPI_tuptable->vals[0],
+								  SPI_tuptable->tupdesc, 1).value > 0;
 	}
 	else
 		dropped = store_execute(Q_DROP_SOURCE, &arg, NULL, SPI_OK_DELETE) > 0;
@@ -2786,11 +2784,9 @@ walmon_store_unbind_server(const char *server)
 	bool		found;
 
 	store_begin(&call);
-	store_execute(Q_UNBIND_SERVER, &arg, NULL, SPI_OK_SELECT);
-	found = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-										SPI_tuptable->tupdesc, 1, &isnull)) > 0 ||
-		DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-									SPI_tuptable->tupdesc, 2, &isnull)) > 0;
+	store_execute(Q_UNBIND_SERVER, &arg, &isnull, SPI_OK_SELECT);
+	found = store_get_int64(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1).value > 0 ||
+		store_get_int64(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2).value > 0;
 	store_end(&call);
 	return found;
 }
@@ -2805,9 +2801,8 @@ walmon_store_count_sources(const char *server)
 	int			n;
 
 	store_begin(&call);
-	store_execute(Q_COUNT_SOURCES, &arg, NULL, SPI_OK_SELECT);
-	n = (int) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-										  SPI_tuptable->tupdesc, 1, &isnull));
+	store_execute(Q_COUNT_SOURCES, &arg, &isnull, SPI_OK_SELECT);
+	n = (int) store_get_int64(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1).value;
 	store_end(&call);
 	return n;
 }
