@@ -112,6 +112,9 @@ elif check "make dist writes walmon-$pgxn_version.zip" \
 	done
 	is "the archive holds walmon.control, Makefile, META.json, LICENSE, every SQL script, src/ and the tests" \
 		"${missing# }" ""
+	# nothing a build, a test run or a patch tool leaves behind
+	is "the archive holds no build product and no patch or merge leftover" \
+		"$(grep -E '\.(o|so|bc|orig|rej)$|/(results|tmp_check|log)/|~$' <<<"$listing" | tr '\n' ' ')" ""
 	is "the archive holds at least one SQL script" \
 		"$(grep -c "^walmon-$pgxn_version/walmon--.*\.sql$" <<<"$listing")" \
 		"$(git -C "$top" ls-tree --name-only HEAD | grep -c '^walmon--.*\.sql$')"
