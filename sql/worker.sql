@@ -100,10 +100,54 @@ FROM walmon_source s
 JOIN LATERAL (SELECT * FROM wal_metrics m WHERE m.source_id = s.id ORDER BY m.id DESC LIMIT 1) m ON true
 JOIN pg_stat_replication_slots r ON r.slot_name = s.slot_name
 WHERE s.slot_name = 'regress_worker_logical';
+-- a transaction streamed before its commit: the sample's stream_bytes
+INSERT INTO regress_worker_big SELECT g, repeat('y', 100) FROM generate_series(1, 5000) g;
+SET logical_decoding_work_mem = '64kB';
+SELECT count(*) > 5000 AS decoded_streaming
+FROM pg_logical_slot_get_changes('regress_worker_logical', NULL, NULL, 'stream-changes', '1');
+RESET logical_decoding_work_mem;
+DO $$
+BEGIN
+	FOR i IN 1..300 LOOP
+		PERFORM pg_stat_clear_snapshot();
+		EXIT WHEN (SELECT stream_bytes > 0 FROM pg_stat_replication_slots
+		           WHERE slot_name = 'regress_worker_logical');
+		PERFORM pg_sleep(0.1);
+	END LOOP;
+END $$;
+SELECT walmon_refresh() > 0 AS sampled;
+SELECT m.stream_bytes > 0 AS streamed, m.stream_bytes = r.stream_bytes AS stream_as_the_view,
+       m.spill_bytes = r.spill_bytes AS spill_as_the_view
+FROM walmon_source s
+JOIN LATERAL (SELECT * FROM wal_metrics m WHERE m.source_id = s.id ORDER BY m.id DESC LIMIT 1) m ON true
+JOIN pg_stat_replication_slots r ON r.slot_name = s.slot_name
+WHERE s.slot_name = 'regress_worker_logical';
+-- another server's slot of the same name is not this server's slot: its
+-- samples (its server cannot be reached: the row is ERROR) have none
+CREATE SERVER regress_worker_remote FOREIGN DATA WRAPPER walmon_fdw
+	OPTIONS (host '/nonexistent/regress_worker', port '1');
+SELECT walmon_add_source('regress_worker_twin', 'regress_worker_logical', NULL,
+                         'regress_worker_remote') > 0 AS twin_added;
+SELECT walmon_refresh() > 0 AS sampled;
+SELECT w.status, count(m.id) > 0 AS sampled,
+       bool_and(m.spill_bytes IS NULL AND m.stream_bytes IS NULL) AS without_statistics
+FROM walmon_source s
+JOIN wal_monitor w ON w.source_id = s.id
+LEFT JOIN wal_metrics m ON m.source_id = s.id
+WHERE s.name = 'regress_worker_twin'
+GROUP BY w.status;
+-- and a physical slot's samples have none either
+SELECT count(*) > 0 AS physical_sampled,
+       bool_and(m.spill_bytes IS NULL AND m.stream_bytes IS NULL) AS without_statistics
+FROM wal_metrics m JOIN walmon_source s ON s.id = m.source_id
+JOIN pg_replication_slots p ON p.slot_name = s.slot_name AND p.slot_type = 'physical'
+WHERE s.server IS NULL;
 SELECT count(*) AS other_samples_with_statistics
 FROM wal_metrics m JOIN walmon_source s ON s.id = m.source_id
-WHERE s.slot_name IS DISTINCT FROM 'regress_worker_logical'
+WHERE (s.slot_name IS DISTINCT FROM 'regress_worker_logical' OR s.server IS NOT NULL)
   AND (m.spill_bytes IS NOT NULL OR m.stream_bytes IS NOT NULL);
+SELECT walmon_drop_source(id) FROM walmon_source WHERE name = 'regress_worker_twin';
+DROP SERVER regress_worker_remote;
 DROP TABLE regress_worker_big;
 
 --

@@ -197,21 +197,31 @@ static const StoreColumnSpec store_columns[] = {
 
 /*
  * The samples' statements (Q_SAMPLE_METRICS, Q_SAMPLE_WRITTEN): an insert of
- * each monitor's state, with the monitor's last sample p to compare with;
- * cols, vals and join add what a version's wal_metrics has beyond 1.0's.
+ * each monitor's state, with the monitor's last sample p to compare with.
+ * A sample also keeps the spill and stream bytes of a local logical slot as
+ * pg_stat_replication_slots shows them (NULL for any other source: a
+ * physical slot, another server's slot, an application's source).  The view
+ * is read once (MATERIALIZED): joined directly, a generic plan may read
+ * every slot again for every monitor.  Only 1.1 has those columns, and only
+ * 1.1 runs cycles (walmon_store_refresh_begin).
  */
-#define SAMPLE_INSERT(with, cols, vals, join) \
-	with "INSERT INTO @metrics@" \
-	" (source_id, sampled_at, wal_lsn, replication_lag_bytes, status" cols ")" \
+#define SAMPLE_INSERT \
+	"WITH r AS MATERIALIZED (SELECT v.slot_name, v.spill_bytes, v.stream_bytes" \
+	" FROM pg_catalog.pg_stat_replication_slots AS v)" \
+	" INSERT INTO @metrics@" \
+	" (source_id, sampled_at, wal_lsn, replication_lag_bytes, status," \
+	"  spill_bytes, stream_bytes)" \
 	" SELECT w.source_id, pg_catalog.now(), w.wal_lsn," \
-	"  w.replication_lag_bytes, w.status" vals \
+	"  w.replication_lag_bytes, w.status, r.spill_bytes, r.stream_bytes" \
 	" FROM @monitor@ AS w" \
 	" LEFT JOIN LATERAL (SELECT m.sampled_at, m.wal_lsn," \
 	"  m.replication_lag_bytes, m.status" \
 	"  FROM @metrics@ AS m" \
 	"  WHERE m.source_id OPERATOR(pg_catalog.=) w.source_id" \
 	"  ORDER BY m.sampled_at DESC, m.id DESC LIMIT 1) AS p ON true" \
-	join
+	" LEFT JOIN @source@ AS s ON s.id OPERATOR(pg_catalog.=) w.source_id" \
+	" LEFT JOIN r ON s.server IS NULL" \
+	"  AND r.slot_name OPERATOR(pg_catalog.=) s.slot_name"
 
 /* the state differs from the last sample's, or there is none */
 #define SAMPLE_DIFFERS \
@@ -229,22 +239,6 @@ static const StoreColumnSpec store_columns[] = {
 	" AND w.status IS NOT NULL" \
 	" AND (p.status IS NULL OR (p.sampled_at OPERATOR(pg_catalog.<) $2" \
 	" AND (" SAMPLE_DIFFERS ")))"
-
-/*
- * 1.1's samples keep the spill and stream bytes of a local logical slot as
- * pg_stat_replication_slots shows them (NULL for any other source).  The
- * view is read once (MATERIALIZED): joined directly, a generic plan may
- * read every slot again for every monitor.
- */
-#define SAMPLE_WITH_1_1 \
-	"WITH r AS MATERIALIZED (SELECT v.slot_name, v.spill_bytes, v.stream_bytes" \
-	" FROM pg_catalog.pg_stat_replication_slots AS v) "
-#define SAMPLE_COLS_1_1 ", spill_bytes, stream_bytes"
-#define SAMPLE_VALS_1_1 ", r.spill_bytes, r.stream_bytes"
-#define SAMPLE_STATS_1_1 \
-	" LEFT JOIN @source@ AS s ON s.id OPERATOR(pg_catalog.=) w.source_id" \
-	" LEFT JOIN r ON s.server IS NULL" \
-	"  AND r.slot_name OPERATOR(pg_catalog.=) s.slot_name"
 
 /* ----------------------------------------------------------------
  * The statements
@@ -275,9 +269,7 @@ typedef enum WalmonQuery
 	Q_BATCH_REGISTERED,
 	Q_BATCH_UPSERT,
 	Q_SAMPLE_METRICS,
-	Q_SAMPLE_METRICS_1_1,
 	Q_SAMPLE_WRITTEN,
-	Q_SAMPLE_WRITTEN_1_1,
 	Q_PRUNE_METRICS,
 	Q_EXPIRE_MONITORS,
 	/* the refresh cycle (refresh.c) */
@@ -587,17 +579,10 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 	 * A sample of every monitor whose state (LSN, lag, status) differs from
 	 * its previous sample; nothing when nothing changed.  NULL-safe
 	 * comparisons are spelled out: IS DISTINCT FROM would look its operator
-	 * up through the search_path.  From 1.1 a sample also keeps the
-	 * decoding statistics of a local logical slot (SAMPLE_STATS_1_1).
+	 * up through the search_path.
 	 */
 	[Q_SAMPLE_METRICS] = {
-		SAMPLE_INSERT("", "", "", "") SAMPLE_CHANGED,
-		0, {InvalidOid}
-	},
-	[Q_SAMPLE_METRICS_1_1] = {
-		SAMPLE_INSERT(SAMPLE_WITH_1_1, SAMPLE_COLS_1_1, SAMPLE_VALS_1_1,
-					  SAMPLE_STATS_1_1)
-		SAMPLE_CHANGED,
+		SAMPLE_INSERT SAMPLE_CHANGED,
 		0, {InvalidOid}
 	},
 
@@ -607,13 +592,7 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 	 * sample then make one write.
 	 */
 	[Q_SAMPLE_WRITTEN] = {
-		SAMPLE_INSERT("", "", "", "") SAMPLE_WRITTEN_WHERE,
-		2, {INT4ARRAYOID, TIMESTAMPTZOID}
-	},
-	[Q_SAMPLE_WRITTEN_1_1] = {
-		SAMPLE_INSERT(SAMPLE_WITH_1_1, SAMPLE_COLS_1_1, SAMPLE_VALS_1_1,
-					  SAMPLE_STATS_1_1)
-		SAMPLE_WRITTEN_WHERE,
+		SAMPLE_INSERT SAMPLE_WRITTEN_WHERE,
 		2, {INT4ARRAYOID, TIMESTAMPTZOID}
 	},
 
@@ -2683,9 +2662,7 @@ walmon_store_sample_metrics(void)
 	int			n;
 
 	store_begin(&call);
-	n = store_execute(store.version >= WALMON_VERSION_1_1 ?
-					  Q_SAMPLE_METRICS_1_1 : Q_SAMPLE_METRICS,
-					  NULL, NULL, SPI_OK_INSERT);
+	n = store_execute(Q_SAMPLE_METRICS, NULL, NULL, SPI_OK_INSERT);
 	store_end(&call);
 	return n;
 }
@@ -2710,9 +2687,7 @@ walmon_store_sample_written(const int32 *ids, int n, TimestampTz older_than)
 	args[0] = store_make_array(elems, NULL, n, INT4OID);
 	args[1] = TimestampTzGetDatum(older_than);
 	store_begin(&call);
-	written = store_execute(store.version >= WALMON_VERSION_1_1 ?
-							Q_SAMPLE_WRITTEN_1_1 : Q_SAMPLE_WRITTEN,
-							args, NULL, SPI_OK_INSERT);
+	written = store_execute(Q_SAMPLE_WRITTEN, args, NULL, SPI_OK_INSERT);
 	store_end(&call);
 	return written;
 }

@@ -157,6 +157,7 @@ is( sql(q{SELECT count(*) FILTER (WHERE spill_bytes IS NULL AND stream_bytes IS 
 		  FROM wal_metrics}),
 	sql('SELECT count(*) FROM wal_metrics') . '/' . sql('SELECT count(*) FROM wal_metrics'),
 	"1.1's wal_metrics columns are NULL in the samples 1.0 took");
+cmp_ok(sql('SELECT count(*) FROM wal_metrics'), '>', 0, 'and 1.0 took samples');
 is(sql('SELECT count(*) FROM walmon_ignored_slot'), '0', 'walmon_ignored_slot is empty');
 
 my ($cat_up, $cat_fresh) = (catalog_of('up'), catalog_of('fresh'));
@@ -189,6 +190,13 @@ is(sql(q{SELECT walmon_add_source('remote-bound', 'rslot', server => NULL)}), '1
 sql(q{SELECT pg_create_physical_replication_slot('billing_slot', true),
 	         pg_create_physical_replication_slot('s1', true)});
 cmp_ok(sql('SELECT walmon_refresh()'), '>=', 2, 'walmon_refresh() works on the updated install');
+# (1.0's samples are 10 minutes old and older)
+is( sql(q{SELECT string_agg(s.name || ':' || coalesce(m.spill_bytes::text, 'null')
+		                     || ':' || coalesce(m.stream_bytes::text, 'null'), ',' ORDER BY s.id)
+		   FROM wal_metrics m JOIN walmon_source s ON s.id = m.source_id
+		   WHERE m.sampled_at > now() - interval '5 minutes'}),
+	'orders-db:null:null,billing-db:null:null,s1:null:null,unbound:null:null,remote-bound:null:null',
+	'it samples every changed monitor, and no sample (of a physical slot, of no slot) has decoding statistics');
 is( sql(q{SELECT string_agg(s.name || ':' || w.status || ':' || (w.wal_lsn = r.restart_lsn)
 		                    || ':' || (w.retained_wal_bytes IS NOT NULL) || ':' || w.wal_status,
 		                    ',' ORDER BY s.id)
