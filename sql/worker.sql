@@ -84,15 +84,21 @@ SELECT count(*) > 5000 AS decoded
 FROM pg_logical_slot_get_changes('regress_worker_logical', NULL, NULL);
 RESET logical_decoding_work_mem;
 -- (14's statistics collector shows them a moment later)
-DO $$
+CREATE FUNCTION regress.wait_slot_statistics(what text) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+	n bigint;
 BEGIN
 	FOR i IN 1..300 LOOP
 		PERFORM pg_stat_clear_snapshot();
-		EXIT WHEN (SELECT spill_bytes > 0 FROM pg_stat_replication_slots
-		           WHERE slot_name = 'regress_worker_logical');
+		SELECT CASE what WHEN 'spill' THEN spill_bytes ELSE stream_bytes END INTO n
+		FROM pg_stat_replication_slots WHERE slot_name = 'regress_worker_logical';
+		EXIT WHEN n > 0;
 		PERFORM pg_sleep(0.1);
 	END LOOP;
+	RETURN n > 0;
 END $$;
+SELECT regress.wait_slot_statistics('spill') AS spilled;
 SELECT walmon_refresh() > 0 AS sampled;
 SELECT m.spill_bytes > 0 AS spilled, m.spill_bytes = r.spill_bytes AS spill_as_the_view,
        m.stream_bytes = r.stream_bytes AS stream_as_the_view
@@ -106,15 +112,7 @@ SET logical_decoding_work_mem = '64kB';
 SELECT count(*) > 5000 AS decoded_streaming
 FROM pg_logical_slot_get_changes('regress_worker_logical', NULL, NULL, 'stream-changes', '1');
 RESET logical_decoding_work_mem;
-DO $$
-BEGIN
-	FOR i IN 1..300 LOOP
-		PERFORM pg_stat_clear_snapshot();
-		EXIT WHEN (SELECT stream_bytes > 0 FROM pg_stat_replication_slots
-		           WHERE slot_name = 'regress_worker_logical');
-		PERFORM pg_sleep(0.1);
-	END LOOP;
-END $$;
+SELECT regress.wait_slot_statistics('stream') AS streamed;
 SELECT walmon_refresh() > 0 AS sampled;
 SELECT m.stream_bytes > 0 AS streamed, m.stream_bytes = r.stream_bytes AS stream_as_the_view,
        m.spill_bytes = r.spill_bytes AS spill_as_the_view
@@ -148,6 +146,7 @@ WHERE (s.slot_name IS DISTINCT FROM 'regress_worker_logical' OR s.server IS NOT 
   AND (m.spill_bytes IS NOT NULL OR m.stream_bytes IS NOT NULL);
 SELECT walmon_drop_source(id) FROM walmon_source WHERE name = 'regress_worker_twin';
 DROP SERVER regress_worker_remote;
+DROP FUNCTION regress.wait_slot_statistics(text);
 DROP TABLE regress_worker_big;
 
 --
