@@ -201,27 +201,33 @@ static const StoreColumnSpec store_columns[] = {
  * A sample also keeps the spill and stream bytes of a local logical slot as
  * pg_stat_replication_slots shows them (NULL for any other source: a
  * physical slot, another server's slot, an application's source).  The view
- * is read once (MATERIALIZED): joined directly, a generic plan may read
- * every slot again for every monitor.  Only 1.1 has those columns, and only
- * 1.1 runs cycles (walmon_store_refresh_begin).
+ * is read once, into one jsonb object keyed by slot name, in which each
+ * monitor looks its slot up (a binary search): a join with the view, even
+ * read once (MATERIALIZED), scans all of it again for every monitor in the
+ * nested loop a generic plan picks, 1,600 monitors and 600 logical slots
+ * taking 190 ms instead of 55.  Only 1.1 has those columns, and only 1.1
+ * runs cycles (walmon_store_refresh_begin).
  */
+#define SAMPLE_STAT(i) \
+	"CASE WHEN s.server IS NULL" \
+	" THEN ((r.stats OPERATOR(pg_catalog.->) s.slot_name::pg_catalog.text)" \
+	"  OPERATOR(pg_catalog.->>) " #i ")::pg_catalog.int8 END"
 #define SAMPLE_INSERT \
-	"WITH r AS MATERIALIZED (SELECT v.slot_name, v.spill_bytes, v.stream_bytes" \
+	"WITH r AS MATERIALIZED (SELECT pg_catalog.jsonb_object_agg(v.slot_name," \
+	"  pg_catalog.jsonb_build_array(v.spill_bytes, v.stream_bytes)) AS stats" \
 	" FROM pg_catalog.pg_stat_replication_slots AS v)" \
 	" INSERT INTO @metrics@" \
 	" (source_id, sampled_at, wal_lsn, replication_lag_bytes, status," \
 	"  spill_bytes, stream_bytes)" \
 	" SELECT w.source_id, pg_catalog.now(), w.wal_lsn," \
-	"  w.replication_lag_bytes, w.status, r.spill_bytes, r.stream_bytes" \
-	" FROM @monitor@ AS w" \
+	"  w.replication_lag_bytes, w.status, " SAMPLE_STAT(0) ", " SAMPLE_STAT(1) \
+	" FROM r, @monitor@ AS w" \
 	" LEFT JOIN LATERAL (SELECT m.sampled_at, m.wal_lsn," \
 	"  m.replication_lag_bytes, m.status" \
 	"  FROM @metrics@ AS m" \
 	"  WHERE m.source_id OPERATOR(pg_catalog.=) w.source_id" \
 	"  ORDER BY m.sampled_at DESC, m.id DESC LIMIT 1) AS p ON true" \
-	" LEFT JOIN @source@ AS s ON s.id OPERATOR(pg_catalog.=) w.source_id" \
-	" LEFT JOIN r ON s.server IS NULL" \
-	"  AND r.slot_name OPERATOR(pg_catalog.=) s.slot_name"
+	" LEFT JOIN @source@ AS s ON s.id OPERATOR(pg_catalog.=) w.source_id"
 
 /* the state differs from the last sample's, or there is none */
 #define SAMPLE_DIFFERS \
