@@ -549,14 +549,14 @@ for k in walmon_transactions walmon_bytes prompted unprompted unprompted_bytes u
 done
 idle_bytes="" idle_note=""
 if [ "$has_worker" = t ]; then
-	say "worker cycle time at $CYCLE_SLOTS physical slots"
+	say "worker cycle time at $CYCLE_SLOTS physical slots, and at 1,000 of which 500 logical"
 	# the background worker pauses: only this session's cycles run
 	set_conf "walmon.enabled = off"
-	have=0
-	for n in $CYCLE_SLOTS; do
-		q "SELECT count(pg_create_physical_replication_slot(format('bench_slot_%s', g), true))
-		   FROM generate_series($((have + 1)), $n) AS g" >/dev/null
-		have=$n
+	# time_cycles LABEL: the first cycle after new slots appeared, then
+	# cycles with every row changed and with nothing changed; one line of
+	# cycle.csv
+	time_cycles() {
+		local first changed unchanged
 		# the first cycle registers the new slots' sources and writes their rows
 		first=$(walmon_psql "$work" "$port" -A -t -c '\timing on' -c 'SELECT walmon_refresh()' |
 			awk '/^Time: / { print $2 }')
@@ -564,13 +564,31 @@ if [ "$has_worker" = t ]; then
 			awk '/walmon_refresh/ { print $1 }')
 		unchanged=$(run_pgbench off -c 1 -T "$BENCH_SECONDS" -r -f "$work/sql/refresh_idle.sql" |
 			awk '/walmon_refresh/ { print $1 }')
-		echo "$n,$first,$changed,$unchanged" >>"$cycle_csv"
-		progress "$n slots: first ${first} ms, all changed ${changed} ms, nothing changed ${unchanged} ms"
+		echo "$1,$first,$changed,$unchanged" >>"$cycle_csv"
+		progress "$1 slots: first ${first} ms, all changed ${changed} ms, nothing changed ${unchanged} ms"
+	}
+	drop_bench_slots() {
+		q "SELECT count(pg_drop_replication_slot(slot_name)) FROM pg_replication_slots
+		   WHERE slot_name LIKE 'bench\_slot\_%' OR slot_name LIKE 'bench\_lslot\_%'" >/dev/null
+		q "SELECT count(walmon_drop_source(id)) FROM walmon_source
+		   WHERE slot_name LIKE 'bench\_slot\_%' OR slot_name LIKE 'bench\_lslot\_%'" >/dev/null
+	}
+	have=0
+	for n in $CYCLE_SLOTS; do
+		q "SELECT count(pg_create_physical_replication_slot(format('bench_slot_%s', g), true))
+		   FROM generate_series($((have + 1)), $n) AS g" >/dev/null
+		have=$n
+		time_cycles "$n"
 	done
-	q "SELECT count(pg_drop_replication_slot(slot_name)) FROM pg_replication_slots
-	   WHERE slot_name LIKE 'bench\_slot\_%'" >/dev/null
-	q "SELECT count(walmon_drop_source(id)) FROM walmon_source
-	   WHERE slot_name LIKE 'bench\_slot\_%'" >/dev/null
+	# logical slots too (pgoutput, no consumer): their samples also look up
+	# the slot's decoding statistics
+	drop_bench_slots
+	q "SELECT count(pg_create_physical_replication_slot(format('bench_slot_%s', g), true))
+	   FROM generate_series(1, 500) AS g" >/dev/null
+	q "SELECT count(pg_create_logical_replication_slot(format('bench_lslot_%s', g), 'pgoutput'))
+	   FROM generate_series(1, 500) AS g" >/dev/null
+	time_cycles "1000 (500 logical)"
+	drop_bench_slots
 
 	# The idle window, as a user's server is after a burst of work: the
 	# benchmark's load just ended and autovacuum (on, with its default
@@ -866,7 +884,7 @@ report=$results/results.md
 	if [ "$has_worker" = t ]; then
 		echo "Milliseconds per walmon_refresh() cycle: the first after the slots appeared (registers their sources), with every slot's lag changed, with nothing changed."
 		echo
-		echo "| physical slots | first cycle | every row changed | nothing changed |"
+		echo "| slots (physical unless said) | first cycle | every row changed | nothing changed |"
 		echo "|--:|--:|--:|--:|"
 		tail -n +2 "$cycle_csv" | while IFS=, read -r n f ch un; do
 			echo "| $n | $f | $ch | $un |"
