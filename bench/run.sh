@@ -556,38 +556,49 @@ if [ "$has_worker" = t ]; then
 	# cycles with every row changed and with nothing changed; one line of
 	# cycle.csv
 	time_cycles() {
-		local first changed unchanged
+		local first changed unchanged t0 rows
 		# the first cycle registers the new slots' sources and writes their rows
 		first=$(walmon_psql "$work" "$port" -A -t -c '\timing on' -c 'SELECT walmon_refresh()' |
 			awk '/^Time: / { print $2 }')
+		t0=$(q "SELECT clock_timestamp()")
 		changed=$(run_pgbench off -c 1 -T "$BENCH_SECONDS" -r -f "$work/sql/refresh.sql" |
 			awk '/walmon_refresh/ { print $1 }')
 		unchanged=$(run_pgbench off -c 1 -T "$BENCH_SECONDS" -r -f "$work/sql/refresh_idle.sql" |
 			awk '/walmon_refresh/ { print $1 }')
+		# every slot has its source and its row, and the changed cycles
+		# rewrote them all
+		rows=$(q "SELECT count(*) FROM wal_monitor w JOIN walmon_source s ON s.id = w.source_id
+		          JOIN pg_replication_slots r ON r.slot_name = s.slot_name
+		          WHERE s.server IS NULL AND r.slot_name LIKE 'bench\_%slot\_%'
+		            AND w.updated_at > '$t0'::timestamptz")
+		[ "$rows" = "$2" ] ||
+			die "after the cycles at $1 slots, $rows of their $2 rows were rewritten by the cycles after a change"
 		echo "$1,$first,$changed,$unchanged" >>"$cycle_csv"
 		progress "$1 slots: first ${first} ms, all changed ${changed} ms, nothing changed ${unchanged} ms"
 	}
 	drop_bench_slots() {
 		q "SELECT count(pg_drop_replication_slot(slot_name)) FROM pg_replication_slots
-		   WHERE slot_name LIKE 'bench\_slot\_%' OR slot_name LIKE 'bench\_lslot\_%'" >/dev/null
+		   WHERE slot_name LIKE 'bench\_%slot\_%'" >/dev/null
 		q "SELECT count(walmon_drop_source(id)) FROM walmon_source
-		   WHERE slot_name LIKE 'bench\_slot\_%' OR slot_name LIKE 'bench\_lslot\_%'" >/dev/null
+		   WHERE slot_name LIKE 'bench\_%slot\_%'" >/dev/null
 	}
 	have=0
 	for n in $CYCLE_SLOTS; do
 		q "SELECT count(pg_create_physical_replication_slot(format('bench_slot_%s', g), true))
 		   FROM generate_series($((have + 1)), $n) AS g" >/dev/null
 		have=$n
-		time_cycles "$n"
+		time_cycles "$n" "$n"
 	done
 	# logical slots too (pgoutput, no consumer): their samples also look up
 	# the slot's decoding statistics
+	# (new names: a dropped source's slot stays excluded until a cycle
+	# saw it gone)
 	drop_bench_slots
-	q "SELECT count(pg_create_physical_replication_slot(format('bench_slot_%s', g), true))
+	q "SELECT count(pg_create_physical_replication_slot(format('bench_pslot_%s', g), true))
 	   FROM generate_series(1, 500) AS g" >/dev/null
 	q "SELECT count(pg_create_logical_replication_slot(format('bench_lslot_%s', g), 'pgoutput'))
 	   FROM generate_series(1, 500) AS g" >/dev/null
-	time_cycles "1000 (500 logical)"
+	time_cycles "1000 (500 logical)" 1000
 	drop_bench_slots
 
 	# The idle window, as a user's server is after a burst of work: the
