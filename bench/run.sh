@@ -549,14 +549,34 @@ for k in walmon_transactions walmon_bytes prompted unprompted unprompted_bytes u
 done
 idle_bytes="" idle_note=""
 if [ "$has_worker" = t ]; then
-	say "worker cycle time at $CYCLE_SLOTS physical slots, and at 1,000 of which 500 logical"
+	say "worker cycle time at $CYCLE_SLOTS physical slots, at 1,000 of which 500 logical, and at 1,000 with a snapshot held elsewhere"
 	# the background worker pauses: only this session's cycles run
 	set_conf "walmon.enabled = off"
-	# time_cycles LABEL: the first cycle after new slots appeared, then
+	# time_cycles LABEL ROWS: the first cycle after new slots appeared, then
 	# cycles with every row changed and with nothing changed; one line of
 	# cycle.csv
+	# A snapshot anyone holds (an ANALYZE autovacuum runs after the load
+	# phases, a long transaction) keeps every version the cycles write:
+	# each cycle rewrites every row, so each row's HOT chain, which every
+	# later read walks, grows by one per cycle, and the cycle slows down
+	# as the measurement goes on.  That measures the snapshot, not walmon:
+	# each step waits (at most 2 minutes) until no other backend holds one.
+	# The step after them measures it on purpose.
+	wait_no_snapshot() {
+		local i busy
+		for ((i = 0; i < 240; i++)); do
+			busy=$(q "SELECT count(*) FROM pg_stat_activity
+			          WHERE pid <> pg_backend_pid()
+			            AND (backend_xmin IS NOT NULL OR backend_xid IS NOT NULL)")
+			[ "$busy" = 0 ] && return 0
+			sleep 0.5
+		done
+		progress "after 2 minutes, $busy other backends still hold a snapshot or an xid"
+	}
 	time_cycles() {
 		local first changed unchanged t0 rows
+		# (with a third argument, the step times a snapshot held on purpose)
+		[ $# -gt 2 ] || wait_no_snapshot
 		# the first cycle registers the new slots' sources and writes their rows
 		first=$(walmon_psql "$work" "$port" -A -t -c '\timing on' -c 'SELECT walmon_refresh()' |
 			awk '/^Time: / { print $2 }')
@@ -599,6 +619,25 @@ if [ "$has_worker" = t ]; then
 	q "SELECT count(pg_create_logical_replication_slot(format('bench_lslot_%s', g), 'pgoutput'))
 	   FROM generate_series(1, 500) AS g" >/dev/null
 	time_cycles "1000 (500 logical)" 1000
+	drop_bench_slots
+	# and at 1,000 physical slots while another session holds a snapshot
+	# (REPEATABLE READ, idle in its transaction) from before the first
+	# cycle to after the last: how much a long transaction elsewhere costs
+	q "SELECT count(pg_create_physical_replication_slot(format('bench_hslot_%s', g), true))
+	   FROM generate_series(1, 1000) AS g" >/dev/null
+	as_pg env PGOPTIONS="-c default_transaction_isolation=repeatable\ read" \
+		"$bindir/psql" -X -q -h "$work" -p "$port" -U postgres -d postgres \
+		-c "BEGIN" -c "SELECT count(*) FROM pg_class" \
+		-c "SELECT pg_sleep($((2 * BENCH_SECONDS + 30)))" >/dev/null 2>&1 &
+	holder=$!
+	for ((i = 0; i < 100; i++)); do
+		[ "$(q "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(%' AND backend_xmin IS NOT NULL")" = 1 ] && break
+		sleep 0.1
+	done
+	time_cycles "1000 (a snapshot held elsewhere)" 1000 held
+	kill "$holder" 2>/dev/null || true
+	wait "$holder" 2>/dev/null || true
+	q "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(%'" >/dev/null
 	drop_bench_slots
 
 	# The idle window, as a user's server is after a burst of work: the
@@ -893,7 +932,7 @@ report=$results/results.md
 	echo "## Worker"
 	echo
 	if [ "$has_worker" = t ]; then
-		echo "Milliseconds per walmon_refresh() cycle: the first after the slots appeared (registers their sources), with every slot's lag changed, with nothing changed."
+		echo "Milliseconds per walmon_refresh() cycle: the first after the slots appeared (registers their sources), with every slot's lag changed, with nothing changed. Each step starts when no other backend holds a snapshot, except the last, in which one session holds one throughout (a long transaction elsewhere: every version the cycles write stays, and each row's HOT chain grows by one per cycle)."
 		echo
 		echo "| slots (physical unless said) | first cycle | every row changed | nothing changed |"
 		echo "|--:|--:|--:|--:|"
