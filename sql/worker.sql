@@ -144,6 +144,24 @@ SELECT count(*) AS other_samples_with_statistics
 FROM wal_metrics m JOIN walmon_source s ON s.id = m.source_id
 WHERE (s.slot_name IS DISTINCT FROM 'regress_worker_logical' OR s.server IS NOT NULL)
   AND (m.spill_bytes IS NOT NULL OR m.stream_bytes IS NOT NULL);
+-- trouble with wal_metrics (a DBA's trigger that fails) costs the samples,
+-- never the monitor rows: the cycle writes them, warns, and takes no sample
+CREATE FUNCTION regress.refuse_samples() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE EXCEPTION 'no samples today';
+END $$;
+CREATE TRIGGER regress_refuse BEFORE INSERT ON wal_metrics
+	FOR EACH ROW EXECUTE FUNCTION regress.refuse_samples();
+SELECT count(*) AS samples_before FROM wal_metrics \gset
+SELECT pg_logical_emit_message(false, 'regress', 'x') IS NOT NULL AS wal_written;
+SELECT walmon_refresh() > 0 AS rows_written;
+SELECT count(*) = :samples_before AS no_sample FROM wal_metrics;
+DROP TRIGGER regress_refuse ON wal_metrics;
+DROP FUNCTION regress.refuse_samples();
+-- and once it is gone, the next change is sampled again
+SELECT pg_logical_emit_message(false, 'regress', 'x') IS NOT NULL AS wal_written;
+SELECT walmon_refresh() > 0 AS rows_written;
+SELECT count(*) > :samples_before AS sampled FROM wal_metrics;
 SELECT walmon_drop_source(id) FROM walmon_source WHERE name = 'regress_worker_twin';
 DROP SERVER regress_worker_remote;
 DROP FUNCTION regress.wait_slot_statistics(text);

@@ -129,6 +129,11 @@ static WalmonSlotRow *refresh_register(const char *server,
 static void refresh_report_clash(const char *slot_name);
 static bool refresh_slot_is_managed(const WalmonSlot *slot);
 static WalmonInt64 refresh_last_commit(const WalmonSlotRow *rows, int nrows);
+static bool refresh_sample_changed(const WalmonSlotRow *old,
+								   const WalmonSlotRow *row);
+static void refresh_add_samples(const WalmonCycleContext *ctx,
+								const WalmonSlotRow *rows, const bool *written,
+								int n, List **samples);
 static bool refresh_changed(const WalmonSlotRow *old,
 							const WalmonSlotRow *row);
 
@@ -328,20 +333,38 @@ refresh_isolated(RefreshWrite write, void *ctx, int n,
 typedef struct RefreshRows
 {
 	const WalmonSlotRow *rows;
+	bool	   *written;		/* by row: written */
 } RefreshRows;
+
+/*
+ * Write rows [first, first + count) of r with store(), which flags the rows
+ * it wrote.  The flags are kept only once it returned: a write that fails
+ * (its subtransaction rolled back) wrote none.
+ */
+static int
+refresh_rows_write(RefreshRows *r, int first, int count,
+				   int (*store) (const WalmonSlotRow *rows, int n, bool *written))
+{
+	bool	   *written = palloc0_array(bool, count);
+	int			n = store(r->rows + first, count, written);
+
+	memcpy(r->written + first, written, count * sizeof(bool));
+	pfree(written);
+	return n;
+}
 
 static int
 refresh_insert_some(void *ctx, int first, int count)
 {
-	return walmon_store_insert_slot_rows(((RefreshRows *) ctx)->rows + first,
-										 count);
+	return refresh_rows_write((RefreshRows *) ctx, first, count,
+							  walmon_store_insert_slot_rows);
 }
 
 static int
 refresh_update_some(void *ctx, int first, int count)
 {
-	return walmon_store_update_slot_rows(((RefreshRows *) ctx)->rows + first,
-										 count);
+	return refresh_rows_write((RefreshRows *) ctx, first, count,
+							  walmon_store_update_slot_rows);
 }
 
 static char *
@@ -411,8 +434,7 @@ refresh_register_what(void *ctx, int i)
 typedef struct RefreshMaintenance
 {
 	TimestampTz now;
-	int32	   *written;		/* the monitor rows the cycle wrote */
-	int			nwritten;
+	List	   *samples;		/* of the monitor rows the cycle wrote */
 } RefreshMaintenance;
 
 static int
@@ -420,13 +442,40 @@ refresh_maintenance(void *ctx, int first, int count)
 {
 	RefreshMaintenance *m = (RefreshMaintenance *) ctx;
 
-	return walmon_maintenance(m->now, m->written, m->nwritten);
+	return walmon_maintenance(m->now, m->samples);
 }
 
 static char *
 refresh_maintenance_what(void *ctx, int i)
 {
 	return pstrdup("the samples and retention of wal_metrics and wal_monitor");
+}
+
+/* samples of rows written (WalmonSample), as a RefreshWrite */
+static int
+refresh_samples(void *ctx, int first, int count)
+{
+	return walmon_store_sample_written((List *) ctx);
+}
+
+static char *
+refresh_samples_what(void *ctx, int i)
+{
+	return pstrdup("the samples in wal_metrics of the monitor rows written");
+}
+
+/*
+ * Take the samples walmon_cycle_apply() asked for, in a step of its own
+ * (as walmon_cycle_run() does in its housekeeping), for the writes that run
+ * no housekeeping: the worker's remote part, walmon_add_server().  Returns
+ * the rows added.
+ */
+int
+walmon_cycle_take_samples(List *samples)
+{
+	if (samples == NIL)
+		return 0;
+	return refresh_isolated(refresh_samples, samples, 1, refresh_samples_what);
 }
 
 /* auto-registered sources whose slot is long gone, as a RefreshWrite */
@@ -483,12 +532,14 @@ static void refresh_compute(const WalmonCycleContext *ctx,
  * of dropped slots that are gone.  When the server could not be read
  * (ctx->server_error), every row of its sources turns ERROR with that
  * message and nothing else is done.  Must run inside the cycle's bracket
- * (walmon_walend_open()); adds the sources whose row it wrote to
- * *written.  Returns the number of monitor rows written.
+ * (walmon_walend_open()); adds to *samples (WalmonSample) the samples of
+ * the rows it wrote that walmon_maintenance() takes: of a first row, and
+ * of a rewritten row whose status, LSN or lag in bytes changed (when
+ * sampling is on).  Returns the number of monitor rows written.
  */
 int
 walmon_cycle_apply(WalmonCycleContext *ctx, WalmonSlot *slots, int nslots,
-				   List **written)
+				   List **samples)
 {
 	WalmonSlotRow *rows;
 	int			nrows;
@@ -535,6 +586,8 @@ walmon_cycle_apply(WalmonCycleContext *ctx, WalmonSlot *slots, int nslots,
 						   refresh_cmp_slot);
 
 		refresh_compute(ctx, old, slot, &row);
+		row.sample = walmon_metrics_interval > 0 &&
+			(!old->has_row || refresh_sample_changed(old, &row));
 		if (!old->has_row)
 			inserts[ninserts++] = row;
 		else if (refresh_changed(old, &row))
@@ -566,22 +619,19 @@ walmon_cycle_apply(WalmonCycleContext *ctx, WalmonSlot *slots, int nslots,
 	 */
 	if (nupdates + ninserts > 0)
 	{
-		RefreshRows ins = {inserts};
-		RefreshRows upd = {updates};
-		MemoryContext old = MemoryContextSwitchTo(ctx->list_cxt);
+		RefreshRows ins = {inserts, palloc0_array(bool, Max(ninserts, 1))};
+		RefreshRows upd = {updates, palloc0_array(bool, Max(nupdates, 1))};
+		MemoryContext old;
 
 		qsort(updates, nupdates, sizeof(WalmonSlotRow), refresh_cmp_source);
 		qsort(inserts, ninserts, sizeof(WalmonSlotRow), refresh_cmp_source);
-		MemoryContextSwitchTo(old);
 		count += refresh_isolated(refresh_insert_some, &ins, ninserts,
 								  refresh_insert_what);
 		count += refresh_isolated(refresh_update_some, &upd, nupdates,
 								  refresh_update_what);
 		old = MemoryContextSwitchTo(ctx->list_cxt);
-		for (int i = 0; i < ninserts; i++)
-			*written = lappend_int(*written, inserts[i].source_id);
-		for (int i = 0; i < nupdates; i++)
-			*written = lappend_int(*written, updates[i].source_id);
+		refresh_add_samples(ctx, inserts, ins.written, ninserts, samples);
+		refresh_add_samples(ctx, updates, upd.written, nupdates, samples);
 		MemoryContextSwitchTo(old);
 	}
 	if (nforget > 0)
@@ -628,8 +678,7 @@ walmon_cycle_run(bool wait, bool remote, WalmonRefreshOutcome *outcome)
 	int			written = 0;
 	int			nestlevel;
 	RefreshMaintenance maint;
-	List	   *changed = NIL;
-	ListCell   *lc;
+	List	   *samples = NIL;
 
 	/* a standby writes nothing; after promotion, start afresh */
 	if (RecoveryInProgress())
@@ -677,21 +726,20 @@ walmon_cycle_run(bool wait, bool remote, WalmonRefreshOutcome *outcome)
 	walmon_walend_open();
 
 	slots = walmon_store_read_slots(&nslots);
-	written += walmon_cycle_apply(&ctx, slots, nslots, &changed);
+	written += walmon_cycle_apply(&ctx, slots, nslots, &samples);
 
 	if (remote)
-		written += walmon_remote_cycle(ctx.now, &changed);
+		written += walmon_remote_cycle(ctx.now, &samples);
 
 	/*
-	 * Samples and retention, after the rows they sample; the rows written
-	 * now are sampled in this transaction when their last sample is old
-	 * enough, so that a change and its sample make one write.
+	 * Samples and retention, after the rows they sample, in one step of its
+	 * own: trouble with wal_metrics (a lock someone holds on it, a trigger
+	 * a DBA added) costs the samples, never the monitor rows.  The rows
+	 * written now are sampled in this transaction, so that a change and its
+	 * sample make one write.
 	 */
 	maint.now = ctx.now;
-	maint.written = palloc_array(int32, Max(list_length(changed), 1));
-	maint.nwritten = 0;
-	foreach(lc, changed)
-		maint.written[maint.nwritten++] = lfirst_int(lc);
+	maint.samples = samples;
 	(void) refresh_isolated(refresh_maintenance, &maint, 1,
 							refresh_maintenance_what);
 
@@ -1245,4 +1293,44 @@ refresh_changed(const WalmonSlotRow *old, const WalmonSlotRow *row)
 		!walmon_text_equal(old->invalidation_reason, row->invalidation_reason) ||
 		old->inactive_since.isnull != row->inactive_since.isnull ||
 		old->replication_lag_seconds.isnull != row->replication_lag_seconds.isnull;
+}
+
+/*
+ * Whether a rewritten row's sample would differ from the stored row's,
+ * which is what its last sample shows when the refresh wrote it: status,
+ * LSN, lag in bytes.  A row an application rewrote in between may differ
+ * from its last sample without changing now; the sampler that runs every
+ * walmon.metrics_interval takes that one (maintenance.c).
+ */
+static bool
+refresh_sample_changed(const WalmonSlotRow *old, const WalmonSlotRow *row)
+{
+	return !walmon_text_equal(old->status, row->status) ||
+		!walmon_int64_equal(old->wal_lsn, row->wal_lsn) ||
+		!walmon_int64_equal(old->replication_lag_bytes, row->replication_lag_bytes);
+}
+
+/*
+ * Add to *samples, in the current memory context, the samples asked for of
+ * rows[0..n-1] that were written.
+ */
+static void
+refresh_add_samples(const WalmonCycleContext *ctx, const WalmonSlotRow *rows,
+					const bool *written, int n, List **samples)
+{
+	for (int i = 0; i < n; i++)
+	{
+		WalmonSample *s;
+
+		if (!written[i] || !rows[i].sample)
+			continue;
+		s = palloc_object(WalmonSample);
+		s->source_id = rows[i].source_id;
+		s->wal_lsn = rows[i].wal_lsn;
+		s->replication_lag_bytes = rows[i].replication_lag_bytes;
+		s->status = rows[i].status;
+		s->slot_name = rows[i].slot_name;
+		s->local = ctx->server == NULL;
+		*samples = lappend(*samples, s);
+	}
 }

@@ -46,11 +46,11 @@ walmon_minutes_ago(TimestampTz now, int minutes)
 
 /*
  * The housekeeping of one cycle, at time now (the cycle's transaction
- * start), after it wrote the monitor rows of sources changed[]; returns the
- * rows it wrote or removed.
+ * start), after it wrote the monitor rows whose samples[] (WalmonSample)
+ * it asks for; returns the rows it wrote or removed.
  */
 int
-walmon_maintenance(TimestampTz now, const int32 *changed, int nchanged)
+walmon_maintenance(TimestampTz now, List *samples)
 {
 	bool		tick = now >= maintenance_next;
 	int			interval;
@@ -62,12 +62,14 @@ walmon_maintenance(TimestampTz now, const int32 *changed, int nchanged)
 	 * one write.  Deferring the sample to the next pass would make a
 	 * transaction of its own with no new cause (no WAL on an idle server),
 	 * and skipping it would leave the series showing a state that is gone.
-	 * So a row the refresh rewrites has a sample per change, at most one
-	 * per cycle; walmon.metrics_interval paces the samples of rows that
-	 * others write.
+	 * So a row the refresh rewrites has a sample per change of its status,
+	 * LSN or lag, at most one per cycle, taken from what the cycle wrote (no
+	 * row is read again); walmon.metrics_interval paces the samples of rows
+	 * that others write.  The cycle asks for samples only when sampling is
+	 * on.
 	 */
-	if (nchanged > 0 && walmon_metrics_interval > 0)
-		written += walmon_store_sample_written(changed, nchanged, now + 1);
+	if (samples != NIL)
+		written += walmon_store_sample_written(samples);
 
 	if (!tick && !maintenance_backlog)
 		return written;

@@ -1003,7 +1003,7 @@ remote_prepare_all(int *n)
  */
 static int
 remote_apply_all(RemoteServer **servers, int n, TimestampTz now,
-				 List **written)
+				 List **samples)
 {
 	/* volatile: the loop's PG_TRY would let gcc keep it in a register */
 	volatile int count = 0;
@@ -1079,7 +1079,7 @@ remote_apply_all(RemoteServer **servers, int n, TimestampTz now,
 		else
 			continue;			/* nothing known yet */
 
-		count += walmon_cycle_apply(&ctx, slots, nslots, written);
+		count += walmon_cycle_apply(&ctx, slots, nslots, samples);
 	}
 	return count;
 }
@@ -1090,7 +1090,7 @@ remote_apply_all(RemoteServer **servers, int n, TimestampTz now,
  * opened the cycle's bracket.  Returns the rows written.
  */
 int
-walmon_remote_cycle(TimestampTz now, List **written)
+walmon_remote_cycle(TimestampTz now, List **samples)
 {
 	int			n;
 	RemoteServer **servers = remote_prepare_all(&n);
@@ -1098,7 +1098,7 @@ walmon_remote_cycle(TimestampTz now, List **written)
 	if (n == 0)
 		return 0;
 	remote_poll(servers, n, remote_all_settled(servers, n));
-	return remote_apply_all(servers, n, now, written);
+	return remote_apply_all(servers, n, now, samples);
 }
 
 /*
@@ -1148,7 +1148,7 @@ walmon_remote_worker_cycle(void)
 	MemoryContextSwitchTo(cxt);
 	if (walmon_store_refresh_begin(false) == WALMON_REFRESH_OK)
 	{
-		List	   *written = NIL;
+		List	   *samples = NIL;
 		int			nestlevel = NewGUCNestLevel();
 
 		(void) set_config_option("lock_timeout", WALMON_CYCLE_LOCK_TIMEOUT,
@@ -1156,7 +1156,8 @@ walmon_remote_worker_cycle(void)
 								 true, 0, false);
 		walmon_walend_open();
 		(void) remote_apply_all(servers, n, GetCurrentTransactionStartTimestamp(),
-								&written);
+								&samples);
+		(void) walmon_cycle_take_samples(samples);
 		walmon_walend_close();
 		AtEOXact_GUC(true, nestlevel);
 	}
@@ -1184,7 +1185,7 @@ Datum
 walmon_add_server(PG_FUNCTION_ARGS)
 {
 	char	   *name;
-	List	   *written = NIL;
+	List	   *samples = NIL;
 	RemoteServer *srv;
 	RemoteServer *one[1];
 	int			before;
@@ -1216,7 +1217,8 @@ walmon_add_server(PG_FUNCTION_ARGS)
 	one[0] = srv;
 	walmon_walend_open();
 	remote_poll(one, 1, remote_all_settled(one, 1));
-	(void) remote_apply_all(one, 1, GetCurrentTransactionStartTimestamp(), &written);
+	(void) remote_apply_all(one, 1, GetCurrentTransactionStartTimestamp(), &samples);
+	(void) walmon_cycle_take_samples(samples);
 	walmon_walend_close();
 	(void) outcome;
 

@@ -208,19 +208,23 @@ static const StoreColumnSpec store_columns[] = {
  * taking 190 ms instead of 55.  Only 1.1 has those columns, and only 1.1
  * runs cycles (walmon_store_refresh_begin).
  */
-#define SAMPLE_STAT(i) \
-	"CASE WHEN s.server IS NULL" \
-	" THEN ((r.stats OPERATOR(pg_catalog.->) s.slot_name::pg_catalog.text)" \
-	"  OPERATOR(pg_catalog.->>) " #i ")::pg_catalog.int8 END"
-#define SAMPLE_INSERT \
-	"WITH r AS MATERIALIZED (SELECT pg_catalog.jsonb_object_agg(v.slot_name," \
-	"  pg_catalog.jsonb_build_array(v.spill_bytes, v.stream_bytes)) AS stats" \
-	" FROM pg_catalog.pg_stat_replication_slots AS v)" \
+#define SAMPLE_STATS(where) \
+	"WITH r AS MATERIALIZED (SELECT pg_catalog.jsonb_object_agg(x.slot_name," \
+	"  pg_catalog.jsonb_build_array(x.spill_bytes, x.stream_bytes)) AS stats" \
+	" FROM pg_catalog.pg_stat_replication_slots AS x" where ")" \
 	" INSERT INTO @metrics@" \
 	" (source_id, sampled_at, wal_lsn, replication_lag_bytes, status," \
-	"  spill_bytes, stream_bytes)" \
+	"  spill_bytes, stream_bytes)"
+#define SAMPLE_STAT(local, slot, i) \
+	"CASE WHEN " local \
+	" THEN ((r.stats OPERATOR(pg_catalog.->) " slot "::pg_catalog.text)" \
+	"  OPERATOR(pg_catalog.->>) " #i ")::pg_catalog.int8 END"
+#define SAMPLE_INSERT \
+	SAMPLE_STATS("") \
 	" SELECT w.source_id, pg_catalog.now(), w.wal_lsn," \
-	"  w.replication_lag_bytes, w.status, " SAMPLE_STAT(0) ", " SAMPLE_STAT(1) \
+	"  w.replication_lag_bytes, w.status," \
+	" " SAMPLE_STAT("s.server IS NULL", "s.slot_name", 0) "," \
+	" " SAMPLE_STAT("s.server IS NULL", "s.slot_name", 1) \
 	" FROM r, @monitor@ AS w" \
 	" LEFT JOIN LATERAL (SELECT m.sampled_at, m.wal_lsn," \
 	"  m.replication_lag_bytes, m.status" \
@@ -240,11 +244,6 @@ static const StoreColumnSpec store_columns[] = {
 #define SAMPLE_CHANGED \
 	" WHERE w.status IS NOT NULL AND (p.status IS NULL OR " SAMPLE_DIFFERS ")"
 
-#define SAMPLE_WRITTEN_WHERE \
-	" WHERE w.source_id OPERATOR(pg_catalog.=) ANY ($1)" \
-	" AND w.status IS NOT NULL" \
-	" AND (p.status IS NULL OR (p.sampled_at OPERATOR(pg_catalog.<) $2" \
-	" AND (" SAMPLE_DIFFERS ")))"
 
 /* ----------------------------------------------------------------
  * The statements
@@ -593,13 +592,26 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 	},
 
 	/*
-	 * The same for the monitors $1 a cycle just wrote, but only those whose
-	 * last sample was taken before $2 (or that have none): a change and its
-	 * sample then make one write.
+	 * Samples of the monitor rows a cycle just wrote, as it wrote them (the
+	 * parallel arrays of WalmonSample: source ids, LSNs, lags, statuses,
+	 * slot names, whether the slot is this server's); the view of the
+	 * decoding statistics is read only when one is ($7).  Nothing is read
+	 * again: the cycle chose the rows (cycle.c, refresh_sample_changed).
 	 */
 	[Q_SAMPLE_WRITTEN] = {
-		SAMPLE_INSERT SAMPLE_WRITTEN_WHERE,
-		2, {INT4ARRAYOID, TIMESTAMPTZOID}
+		SAMPLE_STATS(" WHERE $7")
+		" SELECT u.source_id, pg_catalog.now(), u.wal_lsn,"
+		"  u.replication_lag_bytes, u.status,"
+		" " SAMPLE_STAT("u.local", "u.slot_name", 0) ","
+		" " SAMPLE_STAT("u.local", "u.slot_name", 1)
+		" FROM r, ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
+		"  pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5),"
+		"  pg_catalog.unnest($6))"
+		"  AS u(source_id, wal_lsn, replication_lag_bytes, status, slot_name,"
+		"       local)"
+		" WHERE u.status IS NOT NULL",
+		7, {INT4ARRAYOID, PG_LSNARRAYOID, INT8ARRAYOID, TEXTARRAYOID,
+		TEXTARRAYOID, BOOLARRAYOID, BOOLOID}
 	},
 
 	/* at most $2 of the samples taken before $1, oldest first */
@@ -830,7 +842,8 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 		" SELECT v.source_id, " SLOT_ROW_VALUES
 		" FROM " SLOT_ROWS_FROM
 		" ORDER BY v.source_id USING OPERATOR(pg_catalog.<)"
-		" ON CONFLICT ON CONSTRAINT " WALMON_UNIQUE_SOURCE " DO NOTHING",
+		" ON CONFLICT ON CONSTRAINT " WALMON_UNIQUE_SOURCE " DO NOTHING"
+		" RETURNING source_id",
 		WALMON_SLOT_ROW_NARGS, WALMON_SLOT_ROW_ARGTYPES
 	},
 };
@@ -2602,10 +2615,10 @@ store_slot_row_arrays(const WalmonSlotRow *rows, int n, const bool *sel,
 /*
  * Rewrite the monitor rows computed by the refresh, rows[] sorted by
  * source_id.  Rows another transaction holds are skipped, never waited
- * for; returns how many were written.
+ * for; sets written[i] for each row written, and returns how many were.
  */
 int
-walmon_store_update_slot_rows(const WalmonSlotRow *rows, int n)
+walmon_store_update_slot_rows(const WalmonSlotRow *rows, int n, bool *written_rows)
 {
 	WalmonStoreCall call;
 	Datum		args[WALMON_QUERY_MAX_ARGS];
@@ -2640,6 +2653,7 @@ walmon_store_update_slot_rows(const WalmonSlotRow *rows, int n)
 		if (nlocked < n)
 			store_slot_row_arrays(rows, n, locked, args);
 		written = store_execute(Q_REFRESH_UPDATE, args, NULL, SPI_OK_UPDATE);
+		memcpy(written_rows, locked, n * sizeof(bool));
 	}
 	store_end(&call);
 	return written;
@@ -2647,17 +2661,47 @@ walmon_store_update_slot_rows(const WalmonSlotRow *rows, int n)
 
 /*
  * Insert the first monitor rows of sources that have none, rows[] sorted
- * by source_id; returns how many were inserted.
+ * by source_id; sets written[i] for each row inserted, and returns how many
+ * were.
  */
 int
-walmon_store_insert_slot_rows(const WalmonSlotRow *rows, int n)
+walmon_store_insert_slot_rows(const WalmonSlotRow *rows, int n, bool *written)
 {
+	WalmonStoreCall call;
 	Datum		args[WALMON_QUERY_MAX_ARGS];
+	int			inserted;
 
 	if (n == 0)
 		return 0;
 	store_slot_row_arrays(rows, n, NULL, args);
-	return store_run(Q_REFRESH_INSERT, args, SPI_OK_INSERT);
+	store_begin(&call);
+	inserted = store_execute(Q_REFRESH_INSERT, args, NULL,
+							 SPI_OK_INSERT_RETURNING);
+	for (int r = 0; r < inserted; r++)
+	{
+		int32		id = (int32) store_get_int64(SPI_tuptable->vals[r],
+												 SPI_tuptable->tupdesc, 1).value;
+		int			lo = 0;
+		int			hi = n - 1;
+
+		/* rows[] is sorted by source_id */
+		while (lo <= hi)
+		{
+			int			mid = lo + (hi - lo) / 2;
+
+			if (rows[mid].source_id == id)
+			{
+				written[mid] = true;
+				break;
+			}
+			if (rows[mid].source_id < id)
+				lo = mid + 1;
+			else
+				hi = mid - 1;
+		}
+	}
+	store_end(&call);
+	return inserted;
 }
 
 /* Sample the monitors that changed since their last sample; rows added. */
@@ -2674,28 +2718,50 @@ walmon_store_sample_metrics(void)
 }
 
 /*
- * Sample the monitors of sources ids[0..n-1] that changed since their last
- * sample, if that was taken before older_than; rows added.
+ * Take the samples (WalmonSample) of the monitor rows a cycle wrote, as it
+ * wrote them; rows added.
  */
 int
-walmon_store_sample_written(const int32 *ids, int n, TimestampTz older_than)
+walmon_store_sample_written(List *samples)
 {
-	WalmonStoreCall call;
-	Datum	   *elems;
-	Datum		args[2];
-	int			written;
+	int			n = list_length(samples);
+	Datum		args[7];
+	Datum	   *elems[6];
+	bool	   *nulls[6];
+	bool		any_local = false;
+	Oid			types[6] = {INT4OID, LSNOID, INT8OID, TEXTOID, TEXTOID, BOOLOID};
+	int			i = 0;
+	ListCell   *lc;
 
 	if (n == 0)
 		return 0;
-	elems = palloc_array(Datum, n);
-	for (int i = 0; i < n; i++)
-		elems[i] = Int32GetDatum(ids[i]);
-	args[0] = store_make_array(elems, NULL, n, INT4OID);
-	args[1] = TimestampTzGetDatum(older_than);
-	store_begin(&call);
-	written = store_execute(Q_SAMPLE_WRITTEN, args, NULL, SPI_OK_INSERT);
-	store_end(&call);
-	return written;
+	for (int c = 0; c < 6; c++)
+	{
+		elems[c] = palloc_array(Datum, n);
+		nulls[c] = palloc0_array(bool, n);
+	}
+	foreach(lc, samples)
+	{
+		const WalmonSample *s = (const WalmonSample *) lfirst(lc);
+
+		elems[0][i] = Int32GetDatum(s->source_id);
+		nulls[1][i] = s->wal_lsn.isnull;
+		elems[1][i] = s->wal_lsn.isnull ? (Datum) 0 : Int64GetDatum(s->wal_lsn.value);
+		nulls[2][i] = s->replication_lag_bytes.isnull;
+		elems[2][i] = s->replication_lag_bytes.isnull ? (Datum) 0 :
+			Int64GetDatum(s->replication_lag_bytes.value);
+		nulls[3][i] = s->status == NULL;
+		elems[3][i] = s->status == NULL ? (Datum) 0 : CStringGetTextDatum(s->status);
+		nulls[4][i] = s->slot_name == NULL;
+		elems[4][i] = s->slot_name == NULL ? (Datum) 0 : CStringGetTextDatum(s->slot_name);
+		elems[5][i] = BoolGetDatum(s->local);
+		any_local |= s->local;
+		i++;
+	}
+	for (int c = 0; c < 6; c++)
+		args[c] = store_make_array(elems[c], nulls[c], n, types[c]);
+	args[6] = BoolGetDatum(any_local);
+	return store_run(Q_SAMPLE_WRITTEN, args, SPI_OK_INSERT);
 }
 
 /* Delete at most limit samples older than cutoff; rows deleted. */

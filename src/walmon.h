@@ -231,7 +231,24 @@ typedef struct WalmonSlotRow
 	WalmonInt64 failover;
 	WalmonInt64 synced;
 	char	   *invalidation_reason;
+	/* not stored: a write of the row also takes a sample in wal_metrics */
+	bool		sample;
 } WalmonSlotRow;
+
+/*
+ * A sample in wal_metrics of a monitor row a cycle wrote, as it wrote it;
+ * local: a row of this server's slot, whose decoding statistics the sample
+ * keeps.
+ */
+typedef struct WalmonSample
+{
+	int32		source_id;
+	WalmonInt64 wal_lsn;
+	WalmonInt64 replication_lag_bytes;
+	char	   *status;
+	char	   *slot_name;
+	bool		local;
+} WalmonSample;
 
 /* What walmon_store_refresh_begin found. */
 typedef enum WalmonRefreshStart
@@ -258,8 +275,10 @@ extern bool walmon_store_bind_server(const char *server);
 extern bool walmon_store_unbind_server(const char *server);
 extern int	walmon_store_count_sources(const char *server);
 extern Oid	walmon_store_owner(void);
-extern int	walmon_store_update_slot_rows(const WalmonSlotRow *rows, int n);
-extern int	walmon_store_insert_slot_rows(const WalmonSlotRow *rows, int n);
+extern int	walmon_store_update_slot_rows(const WalmonSlotRow *rows, int n,
+										  bool *written);
+extern int	walmon_store_insert_slot_rows(const WalmonSlotRow *rows, int n,
+										  bool *written);
 extern int	walmon_store_forget_sources(const int32 *ids, int n);
 extern bool walmon_store_is_own_relfilenode(Oid spc, Oid db, Oid relnode);
 
@@ -381,24 +400,23 @@ typedef struct WalmonCycleContext
 	int			ring_size;
 	int			ring_next;
 	int			ring_count;
-	MemoryContext list_cxt;		/* where the list of written sources grows */
+	MemoryContext list_cxt;		/* where the list of samples grows */
 } WalmonCycleContext;
 
 extern int	walmon_cycle_run(bool wait, bool remote,
 							 WalmonRefreshOutcome *outcome);
 extern int	walmon_cycle_apply(WalmonCycleContext *ctx, WalmonSlot *slots,
-							   int nslots, List **written);
+							   int nslots, List **samples);
+extern int	walmon_cycle_take_samples(List *samples);
 extern char *walmon_pretty_seconds(double seconds);
 extern char *walmon_pretty_rate(double bytes_per_second);
 
 /* maintenance.c: a cycle's housekeeping, in the cycle's transaction */
-extern int	walmon_maintenance(TimestampTz now, const int32 *written,
-							   int nwritten);
+extern int	walmon_maintenance(TimestampTz now, List *samples);
 
 /* store.c: what the housekeeping runs */
 extern int	walmon_store_sample_metrics(void);
-extern int	walmon_store_sample_written(const int32 *ids, int n,
-										TimestampTz older_than);
+extern int	walmon_store_sample_written(List *samples);
 extern int	walmon_store_prune_metrics(TimestampTz cutoff, int limit);
 extern int	walmon_store_expire_monitors(TimestampTz cutoff, int limit);
 
@@ -451,7 +469,7 @@ extern WalmonWalEnd *walmon_shmem_walend(LWLock **lock);
 
 /* remote.c: remote servers */
 extern Oid	walmon_remote_check_server(const char *name);
-extern int	walmon_remote_cycle(TimestampTz now, List **written);
+extern int	walmon_remote_cycle(TimestampTz now, List **samples);
 extern void walmon_remote_worker_cycle(void);
 
 /* worker.c; walmon_is_worker is true in the background worker only */
