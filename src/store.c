@@ -2679,8 +2679,10 @@ walmon_store_insert_slot_rows(const WalmonSlotRow *rows, int n, bool *written)
 							 SPI_OK_INSERT_RETURNING);
 	for (int r = 0; r < inserted; r++)
 	{
-		int32		id = (int32) store_get_int64(SPI_tuptable->vals[r],
-												 SPI_tuptable->tupdesc, 1).value;
+		bool		isnull;
+		int32		id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r],
+													 SPI_tuptable->tupdesc,
+													 1, &isnull));
 		int			lo = 0;
 		int			hi = n - 1;
 
