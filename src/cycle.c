@@ -623,6 +623,7 @@ walmon_cycle_apply(WalmonCycleContext *ctx, WalmonSlot *slots, int nslots,
 		RefreshRows upd = {updates, palloc0_array(bool, Max(nupdates, 1))};
 		MemoryContext old;
 
+		/* in order already, unless slots were registered (qsort checks) */
 		qsort(updates, nupdates, sizeof(WalmonSlotRow), refresh_cmp_source);
 		qsort(inserts, ninserts, sizeof(WalmonSlotRow), refresh_cmp_source);
 		count += refresh_isolated(refresh_insert_some, &ins, ninserts,

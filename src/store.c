@@ -64,6 +64,7 @@
 #include "commands/extension.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
+#include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/params.h"
@@ -295,7 +296,16 @@ typedef enum WalmonQuery
 } WalmonQuery;
 
 /* the most parameters a statement takes */
-#define WALMON_QUERY_MAX_ARGS	21
+#define WALMON_QUERY_MAX_ARGS	(WALMON_UPSERT_NARGS + 1)
+
+/* the row types of the record arrays (BATCH_ROWS_FROM and the others) */
+typedef enum StoreRowType
+{
+	ROWTYPE_BATCH,				/* BATCH_ROWS_FROM */
+	ROWTYPE_SLOT_ROW,			/* SLOT_ROWS_FROM */
+	ROWTYPE_SAMPLE,				/* SAMPLE_ROWS_FROM */
+	STORE_NUM_ROWTYPES
+} StoreRowType;
 
 typedef struct WalmonQueryDef
 {
@@ -304,22 +314,48 @@ typedef struct WalmonQueryDef
 	Oid			argtypes[WALMON_QUERY_MAX_ARGS];
 } WalmonQueryDef;
 
-#define BATCH_ARGTYPES \
-	{INT4ARRAYOID, PG_LSNARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, \
-	 TIMESTAMPTZARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID, \
-	 TEXTARRAYOID, REGCLASSOID}
-
 /*
- * The parallel arrays of Q_REFRESH_UPDATE and Q_REFRESH_INSERT: the source
- * ids, then one per column of store_slot_row_columns, in that order.
+ * The record arrays the store passes its statements: one element per row,
+ * of a row type made once per session (store_rowtype()), which a statement
+ * expands with pg_catalog.unnest and a column definition list of the same
+ * columns and types (the executor checks each row against that list).  One
+ * record per row costs far less to expand than one array per column: a
+ * function scan of 21 parallel arrays fills and reads 21 tuplestores.
  */
-#define WALMON_SLOT_ROW_NARGS	21
-#define WALMON_SLOT_ROW_ARGTYPES \
-	{INT4ARRAYOID, PG_LSNARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, \
-	 TIMESTAMPTZARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID, \
-	 TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID, INT8ARRAYOID, \
-	 TIMESTAMPTZARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, INT4ARRAYOID, \
-	 INT4ARRAYOID, BOOLARRAYOID, BOOLARRAYOID, BOOLARRAYOID, TEXTARRAYOID}
+
+/* a batch: walmon_upsert's arguments (WalmonUpsert.values), per element */
+#define BATCH_ROWS_FROM \
+	"pg_catalog.unnest($1) AS u(source_id pg_catalog.int4," \
+	" wal_lsn pg_catalog.pg_lsn, wal_position pg_catalog.int8," \
+	" last_wal_received pg_catalog.timestamptz," \
+	" last_transaction_time pg_catalog.timestamptz," \
+	" replication_slot_name pg_catalog.text," \
+	" replication_lag_bytes pg_catalog.int8, status pg_catalog.text," \
+	" error_message pg_catalog.text)"
+
+/* a slot row (WalmonSlotRow): source_id, then store_slot_row_columns */
+#define SLOT_ROWS_FROM \
+	"pg_catalog.unnest($1) AS v(source_id pg_catalog.int4," \
+	" wal_lsn pg_catalog.pg_lsn, wal_position pg_catalog.int8," \
+	" last_wal_received pg_catalog.timestamptz," \
+	" last_transaction_time pg_catalog.timestamptz," \
+	" replication_slot_name pg_catalog.text," \
+	" replication_lag_bytes pg_catalog.int8, status pg_catalog.text," \
+	" error_message pg_catalog.text, retained_wal_bytes pg_catalog.int8," \
+	" wal_status pg_catalog.text, safe_wal_size pg_catalog.int8," \
+	" inactive_since pg_catalog.timestamptz," \
+	" replication_lag_seconds pg_catalog.float8," \
+	" seconds_to_invalidation pg_catalog.float8, xmin_age pg_catalog.int4," \
+	" catalog_xmin_age pg_catalog.int4, conflicting pg_catalog.bool," \
+	" failover pg_catalog.bool, synced pg_catalog.bool," \
+	" invalidation_reason pg_catalog.text)"
+
+/* a sample (WalmonSample) */
+#define SAMPLE_ROWS_FROM \
+	"pg_catalog.unnest($1) AS u(source_id pg_catalog.int4," \
+	" wal_lsn pg_catalog.pg_lsn, replication_lag_bytes pg_catalog.int8," \
+	" status pg_catalog.text, slot_name pg_catalog.text," \
+	" local pg_catalog.bool)"
 
 #define SLOT_ROW_COLUMNS \
 	"wal_lsn, wal_position, last_wal_received, last_transaction_time," \
@@ -335,17 +371,6 @@ typedef struct WalmonQueryDef
 	" v.inactive_since, v.replication_lag_seconds, v.seconds_to_invalidation," \
 	" v.xmin_age, v.catalog_xmin_age, v.conflicting, v.failover, v.synced," \
 	" v.invalidation_reason"
-
-#define SLOT_ROWS_FROM \
-	"ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)," \
-	"  pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5)," \
-	"  pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8)," \
-	"  pg_catalog.unnest($9), pg_catalog.unnest($10), pg_catalog.unnest($11)," \
-	"  pg_catalog.unnest($12), pg_catalog.unnest($13), pg_catalog.unnest($14)," \
-	"  pg_catalog.unnest($15), pg_catalog.unnest($16), pg_catalog.unnest($17)," \
-	"  pg_catalog.unnest($18), pg_catalog.unnest($19), pg_catalog.unnest($20)," \
-	"  pg_catalog.unnest($21))" \
-	" AS v(source_id, " SLOT_ROW_COLUMNS ")"
 
 #define UPSERT_ARGTYPES \
 	{INT4OID, LSNOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, \
@@ -547,12 +572,12 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 	},
 
 	/*
-	 * A batch: one upsert per element of the arrays $1..$9 (one element per
-	 * source), processed in source_id order, so that every row lock and
-	 * every new key is taken in that order: two callers that both take
-	 * their locks in source_id order cannot deadlock.  An element whose
-	 * source has a row updates it with its own id, so no sequence value is
-	 * consumed ($10 is wal_monitor's sequence); only a first row draws one.
+	 * A batch: one upsert per record of $1 (one per source), processed in
+	 * source_id order, so that every row lock and every new key is taken in
+	 * that order: two callers that both take their locks in source_id order
+	 * cannot deadlock.  An element whose source has a row updates it with
+	 * its own id, so no sequence value is consumed ($2 is wal_monitor's
+	 * sequence); only a first row draws one.
 	 * The rows come back in the same order.
 	 */
 	[Q_BATCH_UPSERT] = {
@@ -560,24 +585,18 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 		" (id, source_id, wal_lsn, wal_position, last_wal_received,"
 		"  last_transaction_time, replication_slot_name,"
 		"  replication_lag_bytes, status, error_message)"
-		" SELECT COALESCE(m.id, pg_catalog.nextval($10)::pg_catalog.int4),"
+		" SELECT COALESCE(m.id, pg_catalog.nextval($2)::pg_catalog.int4),"
 		"  u.source_id, u.wal_lsn, u.wal_position, u.last_wal_received,"
 		"  u.last_transaction_time, u.replication_slot_name,"
 		"  u.replication_lag_bytes, u.status, u.error_message"
-		" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
-		"  pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5),"
-		"  pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8),"
-		"  pg_catalog.unnest($9))"
-		"  AS u(source_id, wal_lsn, wal_position, last_wal_received,"
-		"       last_transaction_time, replication_slot_name,"
-		"       replication_lag_bytes, status, error_message)"
+		" FROM " BATCH_ROWS_FROM
 		" LEFT JOIN @monitor@ AS m"
 		"  ON m.source_id OPERATOR(pg_catalog.=) u.source_id"
 		" ORDER BY u.source_id USING OPERATOR(pg_catalog.<)"
 		" ON CONFLICT ON CONSTRAINT " WALMON_UNIQUE_SOURCE " DO UPDATE SET"
 		UPSERT_SET_LIST("excluded.")
 		" RETURNING w.ctid",
-		WALMON_UPSERT_NARGS + 1, BATCH_ARGTYPES
+		2, {RECORDARRAYOID, REGCLASSOID}
 	},
 
 	/*
@@ -592,26 +611,21 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 	},
 
 	/*
-	 * Samples of the monitor rows a cycle just wrote, as it wrote them (the
-	 * parallel arrays of WalmonSample: source ids, LSNs, lags, statuses,
-	 * slot names, whether the slot is this server's); the view of the
-	 * decoding statistics is read only when one is ($7).  Nothing is read
+	 * Samples of the monitor rows a cycle just wrote, as it wrote them ($1,
+	 * one record per WalmonSample: source id, LSN, lag, status, slot name,
+	 * whether the slot is this server's); the view of the decoding
+	 * statistics is read only when one is ($2).  Nothing is read
 	 * again: the cycle chose the rows (cycle.c, refresh_sample_changed).
 	 */
 	[Q_SAMPLE_WRITTEN] = {
-		SAMPLE_STATS(" WHERE $7")
+		SAMPLE_STATS(" WHERE $2")
 		" SELECT u.source_id, pg_catalog.now(), u.wal_lsn,"
 		"  u.replication_lag_bytes, u.status,"
 		" " SAMPLE_STAT("u.local", "u.slot_name", 0) ","
 		" " SAMPLE_STAT("u.local", "u.slot_name", 1)
-		" FROM r, ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
-		"  pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5),"
-		"  pg_catalog.unnest($6))"
-		"  AS u(source_id, wal_lsn, replication_lag_bytes, status, slot_name,"
-		"       local)"
+		" FROM r, " SAMPLE_ROWS_FROM
 		" WHERE u.status IS NOT NULL",
-		7, {INT4ARRAYOID, PG_LSNARRAYOID, INT8ARRAYOID, TEXTARRAYOID,
-		TEXTARRAYOID, BOOLARRAYOID, BOOLOID}
+		2, {RECORDARRAYOID, BOOLOID}
 	},
 
 	/* at most $2 of the samples taken before $1, oldest first */
@@ -681,7 +695,8 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 
 	/*
 	 * Every source bound to a slot of server $1 (NULL: a local slot), with
-	 * its monitor row when it has one.
+	 * its monitor row when it has one, by source id (the order in which the
+	 * cycle writes them).
 	 */
 	[Q_REFRESH_ROWS] = {
 		"SELECT s.id, s.slot_name, s.auto_registered, w.source_id IS NOT NULL,"
@@ -696,7 +711,8 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 		" LEFT JOIN @monitor@ AS w"
 		" ON w.source_id OPERATOR(pg_catalog.=) s.id"
 		" WHERE s.slot_name IS NOT NULL"
-		" AND (s.server OPERATOR(pg_catalog.=) $1 OR (s.server IS NULL AND $1 IS NULL))",
+		" AND (s.server OPERATOR(pg_catalog.=) $1 OR (s.server IS NULL AND $1 IS NULL))"
+		" ORDER BY s.id USING OPERATOR(pg_catalog.<)",
 		1, {NAMEOID}
 	},
 
@@ -804,7 +820,7 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 		1, {INT4ARRAYOID}
 	},
 
-	/* rewrite the monitor rows that changed, given as parallel arrays */
+	/* rewrite the monitor rows that changed, one record each */
 	[Q_REFRESH_UPDATE] = {
 		"UPDATE @monitor@ AS w SET"
 		" wal_lsn = v.wal_lsn, wal_position = v.wal_position,"
@@ -824,7 +840,7 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 		" updated_at = pg_catalog.now()"
 		" FROM " SLOT_ROWS_FROM
 		" WHERE w.source_id OPERATOR(pg_catalog.=) v.source_id",
-		WALMON_SLOT_ROW_NARGS, WALMON_SLOT_ROW_ARGTYPES
+		1, {RECORDARRAYOID}
 	},
 
 	/*
@@ -844,7 +860,7 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 		" ORDER BY v.source_id USING OPERATOR(pg_catalog.<)"
 		" ON CONFLICT ON CONSTRAINT " WALMON_UNIQUE_SOURCE " DO NOTHING"
 		" RETURNING source_id",
-		WALMON_SLOT_ROW_NARGS, WALMON_SLOT_ROW_ARGTYPES
+		1, {RECORDARRAYOID}
 	},
 };
 
@@ -899,6 +915,8 @@ static int	store_execute(WalmonQuery q, Datum *values, const bool *isnull,
 static void store_put_rows(Tuplestorestate *tupstore);
 static int	store_run(WalmonQuery q, Datum *values, int expected);
 static Datum store_make_array(Datum *elems, bool *nulls, int n, Oid elemtype);
+static Datum store_make_records(StoreRowType which, Datum *values,
+								bool *nulls, int n);
 static WalmonInt64 store_get_int64(HeapTuple tuple, TupleDesc tupdesc, int col);
 
 /* ----------------------------------------------------------------
@@ -1783,33 +1801,6 @@ walmon_store_upsert(const WalmonUpsert *u, bool *registered)
 }
 
 /*
- * One array per upsert argument, holding the argument of every element of
- * u[].
- */
-static void
-store_batch_arrays(const WalmonUpsert *u, int n, Datum *arrays)
-{
-	static const Oid elemtypes[WALMON_UPSERT_NARGS] = {
-		INT4OID, LSNOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID,
-		INT8OID, TEXTOID, TEXTOID
-	};
-	Datum	   *elems = palloc_array(Datum, Max(n, 1));
-	bool	   *nulls = palloc_array(bool, Max(n, 1));
-
-	for (int arg = 0; arg < WALMON_UPSERT_NARGS; arg++)
-	{
-		for (int i = 0; i < n; i++)
-		{
-			elems[i] = u[i].values[arg];
-			nulls[i] = u[i].isnull[arg];
-		}
-		arrays[arg] = store_make_array(elems, nulls, n, elemtypes[arg]);
-	}
-	pfree(elems);
-	pfree(nulls);
-}
-
-/*
  * Upsert many monitor rows; u[] is sorted by source_id with one element
  * per source.  First checks that every source is registered, so that a
  * batch that fails for that reason writes nothing and consumes no id;
@@ -1826,7 +1817,7 @@ walmon_store_upsert_many(const WalmonUpsert *u, int n,
 						 Tuplestorestate *tupstore)
 {
 	WalmonStoreCall call;
-	Datum		args[WALMON_UPSERT_NARGS + 1];
+	Datum		args[2];
 	int			missing = -1;
 	uint64		written = 0;
 	Datum		ids;
@@ -1879,12 +1870,24 @@ walmon_store_upsert_many(const WalmonUpsert *u, int n,
 	}
 	else if (missing < 0)
 	{
-		store_batch_arrays(u, n, args);
-		args[WALMON_UPSERT_NARGS] = ObjectIdGetDatum(store.relids[REL_MONITOR_SEQ]);
+		Datum	   *values = palloc_array(Datum, n * WALMON_UPSERT_NARGS);
+		bool	   *nulls = palloc_array(bool, n * WALMON_UPSERT_NARGS);
+
+		/* one record per element, its arguments in their order */
+		for (int i = 0; i < n; i++)
+		{
+			memcpy(&values[i * WALMON_UPSERT_NARGS], u[i].values,
+				   sizeof(Datum) * WALMON_UPSERT_NARGS);
+			memcpy(&nulls[i * WALMON_UPSERT_NARGS], u[i].isnull,
+				   sizeof(bool) * WALMON_UPSERT_NARGS);
+		}
+		args[0] = store_make_records(ROWTYPE_BATCH, values, nulls, n);
+		pfree(values);
+		pfree(nulls);
+		args[1] = ObjectIdGetDatum(store.relids[REL_MONITOR_SEQ]);
 		written = store_execute_into(Q_BATCH_UPSERT, args, NULL,
 									 SPI_OK_INSERT_RETURNING, tupstore, NULL);
-		for (int i = 0; i < WALMON_UPSERT_NARGS; i++)
-			pfree(DatumGetPointer(args[i]));
+		pfree(DatumGetPointer(args[0]));
 
 		/* a source dropped meanwhile: find which (the error undoes all) */
 		if (written < (uint64) n)
@@ -2226,17 +2229,6 @@ store_get_bool(HeapTuple tuple, TupleDesc tupdesc, int col)
 	return !isnull && DatumGetBool(d);
 }
 
-/* A nullable float8 column. */
-static WalmonFloat8
-store_get_float8(HeapTuple tuple, TupleDesc tupdesc, int col)
-{
-	WalmonFloat8 result;
-	Datum		d = SPI_getbinval(tuple, tupdesc, col, &result.isnull);
-
-	result.value = result.isnull ? 0 : DatumGetFloat8(d);
-	return result;
-}
-
 /* A nullable int4 column, or a boolean one (as 0 or 1). */
 static WalmonInt64
 store_get_int32(HeapTuple tuple, TupleDesc tupdesc, int col)
@@ -2316,6 +2308,49 @@ store_server_datum(const char *server, bool *isnull)
 	return NameGetDatum(name);
 }
 
+/* the columns of Q_REFRESH_ROWS */
+#define WALMON_READ_ROW_NATTS	25
+
+/* column i (from 0) of a deformed row, as a nullable int8, int4 or bool */
+static inline WalmonInt64
+store_int64(const Datum *v, const bool *isnull, int i)
+{
+	WalmonInt64 result = {isnull[i] ? 0 : DatumGetInt64(v[i]), isnull[i]};
+
+	return result;
+}
+
+static inline WalmonInt64
+store_int32(const Datum *v, const bool *isnull, int i)
+{
+	WalmonInt64 result = {isnull[i] ? 0 : DatumGetInt32(v[i]), isnull[i]};
+
+	return result;
+}
+
+static inline WalmonInt64
+store_bool(const Datum *v, const bool *isnull, int i)
+{
+	WalmonInt64 result = {isnull[i] ? 0 : (DatumGetBool(v[i]) ? 1 : 0), isnull[i]};
+
+	return result;
+}
+
+static inline WalmonFloat8
+store_float8(const Datum *v, const bool *isnull, int i)
+{
+	WalmonFloat8 result = {isnull[i] ? 0 : DatumGetFloat8(v[i]), isnull[i]};
+
+	return result;
+}
+
+/* column i of a deformed row as a C string, in the current context */
+static inline char *
+store_text(const Datum *v, const bool *isnull, int i)
+{
+	return isnull[i] ? NULL : TextDatumGetCString(v[i]);
+}
+
 /*
  * Every source bound to a slot of server (NULL: a local slot), with its
  * monitor row when it has one, in the caller's memory context.
@@ -2332,39 +2367,46 @@ walmon_store_read_slot_rows(const char *server, int *nrows)
 
 	store_begin(&call);
 	n = store_execute(Q_REFRESH_ROWS, &arg, &argnull, SPI_OK_SELECT);
+	if (SPI_tuptable->tupdesc->natts != WALMON_READ_ROW_NATTS)
+		elog(ERROR, "walmon: the monitor rows came back with %d columns, not %d",
+			 SPI_tuptable->tupdesc->natts, WALMON_READ_ROW_NATTS);
 	rows = MemoryContextAllocZero(caller, sizeof(WalmonSlotRow) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
-		HeapTuple	tuple = SPI_tuptable->vals[i];
-		TupleDesc	tupdesc = SPI_tuptable->tupdesc;
 		WalmonSlotRow *row = &rows[i];
-		bool		isnull;
+		Datum		v[WALMON_READ_ROW_NATTS];
+		bool		isnull[WALMON_READ_ROW_NATTS];
+		MemoryContext old;
 
-		row->source_id = DatumGetInt32(SPI_getbinval(tuple, tupdesc, 1, &isnull));
-		row->slot_name = store_get_name(tuple, tupdesc, 2, caller);
-		row->auto_registered = store_get_bool(tuple, tupdesc, 3);
-		row->has_row = store_get_bool(tuple, tupdesc, 4);
-		row->updated_at = store_get_int64(tuple, tupdesc, 5);
-		row->wal_lsn = store_get_int64(tuple, tupdesc, 6);
-		row->wal_position = store_get_int64(tuple, tupdesc, 7);
-		row->last_wal_received = store_get_int64(tuple, tupdesc, 8);
-		row->last_transaction_time = store_get_int64(tuple, tupdesc, 9);
-		row->replication_slot_name = store_get_text(tuple, tupdesc, 10, caller);
-		row->replication_lag_bytes = store_get_int64(tuple, tupdesc, 11);
-		row->status = store_get_text(tuple, tupdesc, 12, caller);
-		row->error_message = store_get_text(tuple, tupdesc, 13, caller);
-		row->retained_wal_bytes = store_get_int64(tuple, tupdesc, 14);
-		row->wal_status = store_get_text(tuple, tupdesc, 15, caller);
-		row->safe_wal_size = store_get_int64(tuple, tupdesc, 16);
-		row->inactive_since = store_get_int64(tuple, tupdesc, 17);
-		row->replication_lag_seconds = store_get_float8(tuple, tupdesc, 18);
-		row->seconds_to_invalidation = store_get_float8(tuple, tupdesc, 19);
-		row->xmin_age = store_get_int32(tuple, tupdesc, 20);
-		row->catalog_xmin_age = store_get_int32(tuple, tupdesc, 21);
-		row->conflicting = store_get_nullable_bool(tuple, tupdesc, 22);
-		row->failover = store_get_nullable_bool(tuple, tupdesc, 23);
-		row->synced = store_get_nullable_bool(tuple, tupdesc, 24);
-		row->invalidation_reason = store_get_text(tuple, tupdesc, 25, caller);
+		/* each column at once: heap_getattr would walk the nulls each time */
+		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, v, isnull);
+		row->source_id = DatumGetInt32(v[0]);
+		old = MemoryContextSwitchTo(caller);
+		row->slot_name = isnull[1] ? NULL : pstrdup(NameStr(*DatumGetName(v[1])));
+		row->auto_registered = !isnull[2] && DatumGetBool(v[2]);
+		row->has_row = !isnull[3] && DatumGetBool(v[3]);
+		row->updated_at = store_int64(v, isnull, 4);
+		row->wal_lsn = store_int64(v, isnull, 5);
+		row->wal_position = store_int64(v, isnull, 6);
+		row->last_wal_received = store_int64(v, isnull, 7);
+		row->last_transaction_time = store_int64(v, isnull, 8);
+		row->replication_slot_name = store_text(v, isnull, 9);
+		row->replication_lag_bytes = store_int64(v, isnull, 10);
+		row->status = store_text(v, isnull, 11);
+		row->error_message = store_text(v, isnull, 12);
+		row->retained_wal_bytes = store_int64(v, isnull, 13);
+		row->wal_status = store_text(v, isnull, 14);
+		row->safe_wal_size = store_int64(v, isnull, 15);
+		row->inactive_since = store_int64(v, isnull, 16);
+		row->replication_lag_seconds = store_float8(v, isnull, 17);
+		row->seconds_to_invalidation = store_float8(v, isnull, 18);
+		row->xmin_age = store_int32(v, isnull, 19);
+		row->catalog_xmin_age = store_int32(v, isnull, 20);
+		row->conflicting = store_bool(v, isnull, 21);
+		row->failover = store_bool(v, isnull, 22);
+		row->synced = store_bool(v, isnull, 23);
+		row->invalidation_reason = store_text(v, isnull, 24);
+		MemoryContextSwitchTo(old);
 	}
 	store_end(&call);
 
@@ -2487,7 +2529,7 @@ walmon_store_register_slots(const char *server, char **slot_names, int n,
 	return ids;
 }
 
-/* One of the parallel arrays of Q_REFRESH_UPDATE and Q_REFRESH_INSERT. */
+/* A column of the records of Q_REFRESH_UPDATE and Q_REFRESH_INSERT. */
 typedef enum StoreColumnKind
 {
 	COL_INT64,					/* WalmonInt64 */
@@ -2528,8 +2570,8 @@ static const StoreColumn store_slot_row_columns[] = {
 	{offsetof(WalmonSlotRow, invalidation_reason), COL_TEXT, TEXTOID},
 };
 
-StaticAssertDecl(lengthof(store_slot_row_columns) + 1 == WALMON_SLOT_ROW_NARGS,
-				 "one array per column, and the source ids");
+/* the columns of a slot row record: the source id, then those */
+#define WALMON_SLOT_ROW_NATTS	(lengthof(store_slot_row_columns) + 1)
 
 /* Build a one-dimensional array of n elements, some of them null. */
 static Datum
@@ -2547,69 +2589,159 @@ store_make_array(Datum *elems, bool *nulls, int n, Oid elemtype)
 											  typalign));
 }
 
-/* The parallel arrays of rows[0..n-1], selected by sel (NULL: all). */
-static void
-store_slot_row_arrays(const WalmonSlotRow *rows, int n, const bool *sel,
-					  Datum *args)
+/*
+ * The row type of the records of one kind of record array, made and
+ * blessed (given a typmod of this session's record types) the first time.
+ * Its columns have no names: the statement's column definition list names
+ * them, and the executor checks every row's types against that list.
+ */
+static TupleDesc
+store_rowtype(StoreRowType which)
 {
+	static TupleDesc rowtypes[STORE_NUM_ROWTYPES];
+	static const Oid batch_types[WALMON_UPSERT_NARGS] = UPSERT_ARGTYPES;
+	static const Oid sample_types[] = {
+		INT4OID, LSNOID, INT8OID, TEXTOID, TEXTOID, BOOLOID
+	};
+	Oid			slot_row_types[WALMON_SLOT_ROW_NATTS];
+	const Oid  *types;
+	int			natts;
+	MemoryContext old;
+	TupleDesc	desc;
+
+	if (rowtypes[which] != NULL)
+		return rowtypes[which];
+
+	switch (which)
+	{
+		case ROWTYPE_BATCH:
+			types = batch_types;
+			natts = lengthof(batch_types);
+			break;
+		case ROWTYPE_SLOT_ROW:
+			slot_row_types[0] = INT4OID;
+			for (int c = 0; c < (int) lengthof(store_slot_row_columns); c++)
+				slot_row_types[c + 1] = store_slot_row_columns[c].elemtype;
+			types = slot_row_types;
+			natts = WALMON_SLOT_ROW_NATTS;
+			break;
+		case ROWTYPE_SAMPLE:
+			types = sample_types;
+			natts = lengthof(sample_types);
+			break;
+		default:
+			elog(ERROR, "unknown walmon row type %d", (int) which);
+	}
+
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	desc = CreateTemplateTupleDesc(natts);
+	for (int i = 0; i < natts; i++)
+		TupleDescInitEntry(desc, (AttrNumber) (i + 1), NULL, types[i], -1, 0);
+	desc = BlessTupleDesc(desc);
+	MemoryContextSwitchTo(old);
+
+	rowtypes[which] = desc;
+	return desc;
+}
+
+/*
+ * A one-dimensional record array of n rows of the row type which, row i
+ * made of values[i * natts ..] and nulls[i * natts ..].
+ */
+static Datum
+store_make_records(StoreRowType which, Datum *values, bool *nulls, int n)
+{
+	TupleDesc	desc = store_rowtype(which);
+	int			natts = desc->natts;
+	HeapTuple  *tuples = palloc_array(HeapTuple, Max(n, 1));
 	Datum	   *elems = palloc_array(Datum, Max(n, 1));
-	bool	   *nulls = palloc_array(bool, Max(n, 1));
+	ArrayType  *array;
+
+	for (int i = 0; i < n; i++)
+	{
+		tuples[i] = heap_form_tuple(desc, &values[i * natts], &nulls[i * natts]);
+		elems[i] = HeapTupleGetDatum(tuples[i]);
+	}
+	array = construct_array(elems, n, RECORDOID, -1, false, TYPALIGN_DOUBLE);
+	for (int i = 0; i < n; i++)
+		heap_freetuple(tuples[i]);
+	pfree(tuples);
+	pfree(elems);
+	return PointerGetDatum(array);
+}
+
+/*
+ * The records (SLOT_ROWS_FROM) of rows[0..n-1] selected by sel (NULL:
+ * all), and in *ids the array of their source ids.
+ */
+static Datum
+store_slot_row_records(const WalmonSlotRow *rows, int n, const bool *sel,
+					   Datum *ids)
+{
+	const int	natts = WALMON_SLOT_ROW_NATTS;
+	Datum	   *values = palloc_array(Datum, Max(n, 1) * natts);
+	bool	   *nulls = palloc_array(bool, Max(n, 1) * natts);
+	Datum	   *elems = palloc_array(Datum, Max(n, 1));
+	Datum		records;
 	int			k = 0;
 
 	for (int i = 0; i < n; i++)
 	{
-		if (sel == NULL || sel[i])
-			elems[k++] = Int32GetDatum(rows[i].source_id);
-	}
-	args[0] = store_make_array(elems, NULL, k, INT4OID);
+		Datum	   *v = &values[k * natts];
+		bool	   *isnull = &nulls[k * natts];
 
-	for (int c = 0; c < (int) lengthof(store_slot_row_columns); c++)
-	{
-		const StoreColumn *col = &store_slot_row_columns[c];
-
-		k = 0;
-		for (int i = 0; i < n; i++)
+		if (sel != NULL && !sel[i])
+			continue;
+		elems[k] = Int32GetDatum(rows[i].source_id);
+		v[0] = elems[k];
+		isnull[0] = false;
+		for (int c = 0; c < (int) lengthof(store_slot_row_columns); c++)
 		{
+			const StoreColumn *col = &store_slot_row_columns[c];
 			const char *field = (const char *) &rows[i] + col->offset;
 
-			if (sel != NULL && !sel[i])
-				continue;
 			switch (col->kind)
 			{
 				case COL_INT64:
 				case COL_INT32:
 				case COL_BOOL:
 					{
-						const WalmonInt64 *v = (const WalmonInt64 *) field;
+						const WalmonInt64 *f = (const WalmonInt64 *) field;
 
-						nulls[k] = v->isnull;
-						elems[k] = v->isnull ? (Datum) 0 :
-							col->kind == COL_INT64 ? Int64GetDatum(v->value) :
-							col->kind == COL_INT32 ? Int32GetDatum((int32) v->value) :
-							BoolGetDatum(v->value != 0);
+						isnull[c + 1] = f->isnull;
+						v[c + 1] = f->isnull ? (Datum) 0 :
+							col->kind == COL_INT64 ? Int64GetDatum(f->value) :
+							col->kind == COL_INT32 ? Int32GetDatum((int32) f->value) :
+							BoolGetDatum(f->value != 0);
 						break;
 					}
 				case COL_FLOAT8:
 					{
-						const WalmonFloat8 *v = (const WalmonFloat8 *) field;
+						const WalmonFloat8 *f = (const WalmonFloat8 *) field;
 
-						nulls[k] = v->isnull;
-						elems[k] = v->isnull ? (Datum) 0 : Float8GetDatum(v->value);
+						isnull[c + 1] = f->isnull;
+						v[c + 1] = f->isnull ? (Datum) 0 : Float8GetDatum(f->value);
 						break;
 					}
 				case COL_TEXT:
 					{
-						const char *v = *(char *const *) field;
+						const char *f = *(char *const *) field;
 
-						nulls[k] = v == NULL;
-						elems[k] = v == NULL ? (Datum) 0 : CStringGetTextDatum(v);
+						isnull[c + 1] = f == NULL;
+						v[c + 1] = f == NULL ? (Datum) 0 : CStringGetTextDatum(f);
 						break;
 					}
 			}
-			k++;
 		}
-		args[c + 1] = store_make_array(elems, nulls, k, col->elemtype);
+		k++;
 	}
+	records = store_make_records(ROWTYPE_SLOT_ROW, values, nulls, k);
+	if (ids != NULL)
+		*ids = store_make_array(elems, NULL, k, INT4OID);
+	pfree(values);
+	pfree(nulls);
+	pfree(elems);
+	return records;
 }
 
 /*
@@ -2621,7 +2753,8 @@ int
 walmon_store_update_slot_rows(const WalmonSlotRow *rows, int n, bool *written_rows)
 {
 	WalmonStoreCall call;
-	Datum		args[WALMON_QUERY_MAX_ARGS];
+	Datum		arg;
+	Datum	   *elems;
 	bool	   *locked;
 	int			nlocked;
 	int			written = 0;
@@ -2629,9 +2762,15 @@ walmon_store_update_slot_rows(const WalmonSlotRow *rows, int n, bool *written_ro
 	if (n == 0)
 		return 0;
 
-	store_slot_row_arrays(rows, n, NULL, args);
+	elems = palloc_array(Datum, n);
+	for (int i = 0; i < n; i++)
+		elems[i] = Int32GetDatum(rows[i].source_id);
+	arg = store_make_array(elems, NULL, n, INT4OID);
+	pfree(elems);
+
 	store_begin(&call);
-	nlocked = store_execute(Q_REFRESH_LOCK, args, NULL, SPI_OK_SELECT);
+	nlocked = store_execute(Q_REFRESH_LOCK, &arg, NULL, SPI_OK_SELECT);
+	pfree(DatumGetPointer(arg));
 	if (nlocked > 0)
 	{
 		/* both lists are sorted by source_id: mark the rows locked */
@@ -2650,10 +2789,11 @@ walmon_store_update_slot_rows(const WalmonSlotRow *rows, int n, bool *written_ro
 			}
 		}
 		SPI_freetuptable(SPI_tuptable);
-		if (nlocked < n)
-			store_slot_row_arrays(rows, n, locked, args);
-		written = store_execute(Q_REFRESH_UPDATE, args, NULL, SPI_OK_UPDATE);
+		arg = store_slot_row_records(rows, n, nlocked < n ? locked : NULL, NULL);
+		written = store_execute(Q_REFRESH_UPDATE, &arg, NULL, SPI_OK_UPDATE);
+		pfree(DatumGetPointer(arg));
 		memcpy(written_rows, locked, n * sizeof(bool));
+		pfree(locked);
 	}
 	store_end(&call);
 	return written;
@@ -2668,15 +2808,16 @@ int
 walmon_store_insert_slot_rows(const WalmonSlotRow *rows, int n, bool *written)
 {
 	WalmonStoreCall call;
-	Datum		args[WALMON_QUERY_MAX_ARGS];
+	Datum		arg;
 	int			inserted;
 
 	if (n == 0)
 		return 0;
-	store_slot_row_arrays(rows, n, NULL, args);
+	arg = store_slot_row_records(rows, n, NULL, NULL);
 	store_begin(&call);
-	inserted = store_execute(Q_REFRESH_INSERT, args, NULL,
+	inserted = store_execute(Q_REFRESH_INSERT, &arg, NULL,
 							 SPI_OK_INSERT_RETURNING);
+	pfree(DatumGetPointer(arg));
 	for (int r = 0; r < inserted; r++)
 	{
 		bool		isnull;
@@ -2726,44 +2867,49 @@ walmon_store_sample_metrics(void)
 int
 walmon_store_sample_written(List *samples)
 {
+	const int	natts = 6;		/* SAMPLE_ROWS_FROM */
 	int			n = list_length(samples);
-	Datum		args[7];
-	Datum	   *elems[6];
-	bool	   *nulls[6];
+	Datum		args[2];
+	Datum	   *values;
+	bool	   *nulls;
 	bool		any_local = false;
-	Oid			types[6] = {INT4OID, LSNOID, INT8OID, TEXTOID, TEXTOID, BOOLOID};
 	int			i = 0;
+	int			done;
 	ListCell   *lc;
 
 	if (n == 0)
 		return 0;
-	for (int c = 0; c < 6; c++)
-	{
-		elems[c] = palloc_array(Datum, n);
-		nulls[c] = palloc0_array(bool, n);
-	}
+	values = palloc_array(Datum, n * natts);
+	nulls = palloc_array(bool, n * natts);
 	foreach(lc, samples)
 	{
 		const WalmonSample *s = (const WalmonSample *) lfirst(lc);
+		Datum	   *v = &values[i * natts];
+		bool	   *isnull = &nulls[i * natts];
 
-		elems[0][i] = Int32GetDatum(s->source_id);
-		nulls[1][i] = s->wal_lsn.isnull;
-		elems[1][i] = s->wal_lsn.isnull ? (Datum) 0 : Int64GetDatum(s->wal_lsn.value);
-		nulls[2][i] = s->replication_lag_bytes.isnull;
-		elems[2][i] = s->replication_lag_bytes.isnull ? (Datum) 0 :
+		v[0] = Int32GetDatum(s->source_id);
+		isnull[0] = false;
+		isnull[1] = s->wal_lsn.isnull;
+		v[1] = s->wal_lsn.isnull ? (Datum) 0 : Int64GetDatum(s->wal_lsn.value);
+		isnull[2] = s->replication_lag_bytes.isnull;
+		v[2] = s->replication_lag_bytes.isnull ? (Datum) 0 :
 			Int64GetDatum(s->replication_lag_bytes.value);
-		nulls[3][i] = s->status == NULL;
-		elems[3][i] = s->status == NULL ? (Datum) 0 : CStringGetTextDatum(s->status);
-		nulls[4][i] = s->slot_name == NULL;
-		elems[4][i] = s->slot_name == NULL ? (Datum) 0 : CStringGetTextDatum(s->slot_name);
-		elems[5][i] = BoolGetDatum(s->local);
+		isnull[3] = s->status == NULL;
+		v[3] = s->status == NULL ? (Datum) 0 : CStringGetTextDatum(s->status);
+		isnull[4] = s->slot_name == NULL;
+		v[4] = s->slot_name == NULL ? (Datum) 0 : CStringGetTextDatum(s->slot_name);
+		isnull[5] = false;
+		v[5] = BoolGetDatum(s->local);
 		any_local |= s->local;
 		i++;
 	}
-	for (int c = 0; c < 6; c++)
-		args[c] = store_make_array(elems[c], nulls[c], n, types[c]);
-	args[6] = BoolGetDatum(any_local);
-	return store_run(Q_SAMPLE_WRITTEN, args, SPI_OK_INSERT);
+	args[0] = store_make_records(ROWTYPE_SAMPLE, values, nulls, n);
+	args[1] = BoolGetDatum(any_local);
+	pfree(values);
+	pfree(nulls);
+	done = store_run(Q_SAMPLE_WRITTEN, args, SPI_OK_INSERT);
+	pfree(DatumGetPointer(args[0]));
+	return done;
 }
 
 /* Delete at most limit samples older than cutoff; rows deleted. */
