@@ -255,6 +255,7 @@ refresh_try(RefreshWrite write, void *ctx, int first, int count,
 			class == ERRCODE_TO_CATEGORY(ERRCODE_INTERNAL_ERROR))
 			PG_RE_THROW();
 		FlushErrorState();
+		walmon_walend_note_abort();
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;

@@ -811,6 +811,8 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 	 * Lock the rows a refresh will rewrite, in source_id order, skipping
 	 * those another transaction holds: the cycle never waits for an
 	 * application's open transaction; it catches those rows next time.
+	 * Only when the rewrite alone found a row held (see
+	 * walmon_store_update_slot_rows).
 	 */
 	[Q_REFRESH_LOCK] = {
 		"SELECT w.source_id FROM @monitor@ AS w"
@@ -839,7 +841,8 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 		" synced = v.synced, invalidation_reason = v.invalidation_reason,"
 		" updated_at = pg_catalog.now()"
 		" FROM " SLOT_ROWS_FROM
-		" WHERE w.source_id OPERATOR(pg_catalog.=) v.source_id",
+		" WHERE w.source_id OPERATOR(pg_catalog.=) v.source_id"
+		" RETURNING w.source_id",
 		1, {RECORDARRAYOID}
 	},
 
@@ -2744,17 +2747,125 @@ store_slot_row_records(const WalmonSlotRow *rows, int n, const bool *sel,
 	return records;
 }
 
+/* how long the rewrite alone may wait for a row lock before it locks */
+#define WALMON_REWRITE_LOCK_TIMEOUT "10ms"
+
+/*
+ * Whether this process's last rewrite found every row free: after one that
+ * found a row held, the rewrites lock first until every row is free again,
+ * so that a row held for long costs no undone write in every cycle.
+ */
+static bool store_rows_free = true;
+
+/*
+ * Flag in written[] the rows of rows[0..n-1] (sorted by source_id) whose
+ * source ids the statement just run returned; returns how many it did.
+ */
+static int
+store_flag_returned(const WalmonSlotRow *rows, int n, bool *written)
+{
+	int			returned = (int) SPI_processed;
+
+	for (int r = 0; r < returned; r++)
+	{
+		bool		isnull;
+		int32		id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r],
+													 SPI_tuptable->tupdesc,
+													 1, &isnull));
+		int			lo = 0;
+		int			hi = n - 1;
+
+		while (lo <= hi)
+		{
+			int			mid = lo + (hi - lo) / 2;
+
+			if (rows[mid].source_id == id)
+			{
+				written[mid] = true;
+				break;
+			}
+			if (rows[mid].source_id < id)
+				lo = mid + 1;
+			else
+				hi = mid - 1;
+		}
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return returned;
+}
+
+/*
+ * The rewrite on its own (Q_REFRESH_UPDATE of records), in a subtransaction
+ * whose row lock waits end after WALMON_REWRITE_LOCK_TIMEOUT.  Returns
+ * false, having written nothing, when a row lock was not granted in time;
+ * otherwise flags the rows written and sets *count.
+ */
+static bool
+store_try_rewrite(Datum records, const WalmonSlotRow *rows, int n,
+				  bool *written, int *count)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile bool ok = false;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		int			nestlevel = NewGUCNestLevel();
+
+		(void) set_config_option("lock_timeout", WALMON_REWRITE_LOCK_TIMEOUT,
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+								 true, 0, false);
+		store_execute(Q_REFRESH_UPDATE, &records, NULL, SPI_OK_UPDATE_RETURNING);
+		*count = store_flag_returned(rows, n, written);
+		AtEOXact_GUC(true, nestlevel);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		ok = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		/* undo the subtransaction first, whatever the error */
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		walmon_walend_note_abort();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		memset(written, 0, n * sizeof(bool));
+	}
+	PG_END_TRY();
+	return ok;
+}
+
 /*
  * Rewrite the monitor rows computed by the refresh, rows[] sorted by
  * source_id.  Rows another transaction holds are skipped, never waited
- * for; sets written[i] for each row written, and returns how many were.
+ * for beyond WALMON_REWRITE_LOCK_TIMEOUT; sets written[i] for each row
+ * written, and returns how many were.
+ *
+ * Usually no other transaction holds any of these rows (applications
+ * write the rows of their own sources; these are bound to slots), so the
+ * rewrite runs alone first: locking every row before rewriting it would
+ * write a lock record per row and cost a statement.  When it has to wait
+ * for a row lock longer than a moment, it is undone, and the rows not held
+ * are locked (SKIP LOCKED, in source_id order) and rewritten; so are the
+ * next cycles', until one finds every row free (store_rows_free).
  */
 int
 walmon_store_update_slot_rows(const WalmonSlotRow *rows, int n, bool *written_rows)
 {
 	WalmonStoreCall call;
-	Datum		arg;
-	Datum	   *elems;
+	Datum		records;
+	Datum		ids;
 	bool	   *locked;
 	int			nlocked;
 	int			written = 0;
@@ -2762,39 +2873,42 @@ walmon_store_update_slot_rows(const WalmonSlotRow *rows, int n, bool *written_ro
 	if (n == 0)
 		return 0;
 
-	elems = palloc_array(Datum, n);
-	for (int i = 0; i < n; i++)
-		elems[i] = Int32GetDatum(rows[i].source_id);
-	arg = store_make_array(elems, NULL, n, INT4OID);
-	pfree(elems);
-
+	records = store_slot_row_records(rows, n, NULL, &ids);
 	store_begin(&call);
-	nlocked = store_execute(Q_REFRESH_LOCK, &arg, NULL, SPI_OK_SELECT);
-	pfree(DatumGetPointer(arg));
-	if (nlocked > 0)
+	if (!store_rows_free ||
+		!store_try_rewrite(records, rows, n, written_rows, &written))
 	{
-		/* both lists are sorted by source_id: mark the rows locked */
-		locked = palloc0_array(bool, n);
-		for (int i = 0, r = 0; i < n && r < nlocked; i++)
+		store_rows_free = false;
+		nlocked = store_execute(Q_REFRESH_LOCK, &ids, NULL, SPI_OK_SELECT);
+		store_rows_free = nlocked == n;
+		if (nlocked > 0)
 		{
-			bool		isnull;
-			int32		id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r],
-														 SPI_tuptable->tupdesc,
-														 1, &isnull));
-
-			if (rows[i].source_id == id)
+			/* both lists are sorted by source_id: mark the rows locked */
+			locked = palloc0_array(bool, n);
+			for (int i = 0, r = 0; i < n && r < nlocked; i++)
 			{
-				locked[i] = true;
-				r++;
+				bool		isnull;
+				int32		id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r],
+															 SPI_tuptable->tupdesc,
+															 1, &isnull));
+
+				if (rows[i].source_id == id)
+				{
+					locked[i] = true;
+					r++;
+				}
 			}
+			SPI_freetuptable(SPI_tuptable);
+			pfree(DatumGetPointer(records));
+			records = store_slot_row_records(rows, n, locked, NULL);
+			store_execute(Q_REFRESH_UPDATE, &records, NULL,
+						  SPI_OK_UPDATE_RETURNING);
+			written = store_flag_returned(rows, n, written_rows);
+			pfree(locked);
 		}
-		SPI_freetuptable(SPI_tuptable);
-		arg = store_slot_row_records(rows, n, nlocked < n ? locked : NULL, NULL);
-		written = store_execute(Q_REFRESH_UPDATE, &arg, NULL, SPI_OK_UPDATE);
-		pfree(DatumGetPointer(arg));
-		memcpy(written_rows, locked, n * sizeof(bool));
-		pfree(locked);
 	}
+	pfree(DatumGetPointer(records));
+	pfree(DatumGetPointer(ids));
 	store_end(&call);
 	return written;
 }
@@ -2815,34 +2929,9 @@ walmon_store_insert_slot_rows(const WalmonSlotRow *rows, int n, bool *written)
 		return 0;
 	arg = store_slot_row_records(rows, n, NULL, NULL);
 	store_begin(&call);
-	inserted = store_execute(Q_REFRESH_INSERT, &arg, NULL,
-							 SPI_OK_INSERT_RETURNING);
+	store_execute(Q_REFRESH_INSERT, &arg, NULL, SPI_OK_INSERT_RETURNING);
 	pfree(DatumGetPointer(arg));
-	for (int r = 0; r < inserted; r++)
-	{
-		bool		isnull;
-		int32		id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r],
-													 SPI_tuptable->tupdesc,
-													 1, &isnull));
-		int			lo = 0;
-		int			hi = n - 1;
-
-		/* rows[] is sorted by source_id */
-		while (lo <= hi)
-		{
-			int			mid = lo + (hi - lo) / 2;
-
-			if (rows[mid].source_id == id)
-			{
-				written[mid] = true;
-				break;
-			}
-			if (rows[mid].source_id < id)
-				lo = mid + 1;
-			else
-				hi = mid - 1;
-		}
-	}
+	inserted = store_flag_returned(rows, n, written);
 	store_end(&call);
 	return inserted;
 }

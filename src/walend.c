@@ -52,6 +52,14 @@ static WalmonWalEnd walend_local;
 /* insert position before this cycle's first write, or invalid */
 static XLogRecPtr walend_write_start = InvalidXLogRecPtr;
 
+/*
+ * The transactions of the cycle's writes that were rolled back inside its
+ * bracket (walmon_walend_note_abort()): their records are walmon's too.
+ * The count goes on past the array, like a write's subtransactions.
+ */
+static TransactionId walend_aborted[WALMON_OWN_SUBXIDS];
+static int	walend_naborted = 0;
+
 /* What a scan found. */
 typedef struct WalendScan
 {
@@ -127,6 +135,7 @@ walmon_walend_begin(TimestampTz now)
 	bool		marker_own;
 
 	walend_write_start = InvalidXLogRecPtr;
+	walend_naborted = 0;
 
 	if (lock)
 		LWLockAcquire(lock, LW_SHARED);
@@ -201,6 +210,32 @@ void
 walmon_walend_open(void)
 {
 	walend_write_start = GetXLogInsertRecPtr();
+	walend_naborted = 0;
+}
+
+/*
+ * The current subtransaction, a write of the cycle, is about to be rolled
+ * back: remember it and its committed children, so that the records it
+ * wrote count as walmon's own and not as activity the next check would
+ * measure (a cycle whose rewrite is undone because an application holds a
+ * row would otherwise make the next cycle write again, and so on).
+ */
+void
+walmon_walend_note_abort(void)
+{
+	TransactionId xid = GetCurrentTransactionIdIfAny();
+	TransactionId *children;
+	int			nchildren;
+
+	if (XLogRecPtrIsInvalid(walend_write_start) || !TransactionIdIsValid(xid))
+		return;
+	nchildren = xactGetCommittedChildren(&children);
+	for (int i = -1; i < nchildren; i++)
+	{
+		if (walend_naborted < WALMON_OWN_SUBXIDS)
+			walend_aborted[walend_naborted] = i < 0 ? xid : children[i];
+		walend_naborted++;
+	}
 }
 
 /*
@@ -432,6 +467,17 @@ walend_record_is_own(const WalmonWalEnd *snap, XLogReaderState *record)
 	TransactionId xid = XLogRecGetXid(record);
 	XLogRecPtr	pos = record->ReadRecPtr;
 
+	/*
+	 * At wal_level logical, the record that ties a subtransaction to its
+	 * top transaction is written when a nested subtransaction's first write
+	 * assigns ids to its parents, with the id of the (still id-less) writer:
+	 * none.  It names the top transaction itself.
+	 */
+	if (XLogRecGetRmid(record) == RM_XACT_ID &&
+		(XLogRecGetInfo(record) & XLOG_XACT_OPMASK) == XLOG_XACT_ASSIGNMENT &&
+		XLogRecGetDataLen(record) >= MinSizeOfXactAssignment)
+		xid = ((xl_xact_assignment *) XLogRecGetData(record))->xtop;
+
 	if (!TransactionIdIsValid(xid))
 		return false;
 
@@ -600,9 +646,11 @@ walmon_walend_close(void)
 	nchildren = xactGetCommittedChildren(&children);
 	own = &st->own[st->next_own];
 	own->topxid = topxid;
-	own->nsubxids = nchildren;
+	own->nsubxids = nchildren + walend_naborted;
 	for (int i = 0; i < Min(nchildren, WALMON_OWN_SUBXIDS); i++)
 		own->subxids[i] = children[i];
+	for (int i = 0; i < walend_naborted && nchildren + i < WALMON_OWN_SUBXIDS; i++)
+		own->subxids[nchildren + i] = walend_aborted[i];
 	own->start = walend_write_start;
 	own->end = XactLastRecEnd;
 	st->next_own = (st->next_own + 1) % WALMON_OWN_WRITES;
@@ -610,6 +658,7 @@ walmon_walend_close(void)
 		LWLockRelease(lock);
 
 	walend_write_start = InvalidXLogRecPtr;
+	walend_naborted = 0;
 }
 
 /*

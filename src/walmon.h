@@ -349,6 +349,7 @@ typedef struct WalmonWalEndStatus
 
 extern XLogRecPtr walmon_walend_begin(TimestampTz now);
 extern void walmon_walend_open(void);
+extern void walmon_walend_note_abort(void);
 extern void walmon_walend_close(void);
 extern bool walmon_walend_is_own_xact(TransactionId xid);
 extern void walmon_walend_forget(void);

@@ -199,6 +199,56 @@ $blocker->query_safe('COMMIT');
 $creator->quit;
 $blocker->quit;
 
+# ---- a rewrite locks rows only when another transaction holds one ----
+
+# The cycle rewrites its rows without locking them first (a lock record per
+# row, every cycle); only when that has to wait for a row an application
+# holds does it lock the rows nobody holds (SKIP LOCKED) and rewrite those.
+# The WAL of one walmon_refresh() says which way it went.
+SKIP:
+{
+	skip 'pg_walinspect is there from PostgreSQL 15 on', 6
+	  if $node->pg_version < 15;
+
+	sql('CREATE EXTENSION pg_walinspect');
+	sql(q{ALTER SYSTEM SET walmon.enabled = off});
+	sql(q{SELECT pg_reload_conf()});
+	poll(q{SELECT state = 'disabled' FROM walmon_worker_status()},
+		'the worker idles');
+
+	# one cycle after foreign WAL: its rows rewritten and its lock records
+	my $cycle = sub {
+		sql(q{SELECT pg_logical_emit_message(true, 'walmon-test', 'x')});
+		my $start = sql('SELECT pg_current_wal_insert_lsn()');
+		my $at = sql('SELECT now() FROM (SELECT walmon_refresh()) AS r');
+		my $end = sql('SELECT pg_current_wal_insert_lsn()');
+		return (
+			sql(qq{SELECT count(*) FROM wal_monitor WHERE updated_at = '$at'}),
+			sql(qq{SELECT count(*) FROM pg_get_wal_records_info('$start', '$end')
+				   WHERE resource_manager = 'Heap' AND record_type = 'LOCK'}),
+			sql(qq{SELECT updated_at = '$at' FROM wal_monitor WHERE source_id = $held}));
+	};
+
+	my ($rewritten, $locks) = $cycle->();
+	cmp_ok($rewritten, '>=', 3, 'a cycle rewrites the rows of the slots');
+	is($locks, '0', 'and writes no lock record');
+
+	$app->query_safe('BEGIN');
+	$app->query_safe(
+		qq{SELECT status FROM walmon_upsert($held, status => 'ERROR', error_message => 'held by the app')});
+	my $held_written;
+	($rewritten, $locks, $held_written) = $cycle->();
+	cmp_ok($rewritten, '>=', 2,
+		'with a row held, the cycle rewrites the others');
+	is($locks, $rewritten, 'each of them locked first, the held one not');
+	# the rewrite that found the row held was undone; its records are
+	# walmon's own, not activity that makes the next cycle write again
+	is(sql('SELECT walmon_refresh()'), '0',
+		'the next cycle, with no new WAL, writes nothing');
+	$app->query_safe('ROLLBACK');
+	is($held_written, 'f', 'and the held row is left for later');
+}
+
 $app->quit;
 $node->stop;
 done_testing();
