@@ -1073,6 +1073,7 @@ refresh_compute(const WalmonCycleContext *ctx, const WalmonSlotRow *old,
 	row->slot_name = old->slot_name;
 	row->auto_registered = old->auto_registered;
 	row->has_row = old->has_row;
+	row->held = old->held;
 	row->replication_slot_name = old->slot_name;
 	row->last_transaction_time = ctx->last_commit;
 

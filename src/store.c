@@ -69,6 +69,7 @@
 #include "miscadmin.h"
 #include "nodes/params.h"
 #include "storage/lmgr.h"
+#include "storage/procarray.h"
 #include "storage/sinval.h"
 #include "tcop/dest.h"
 #include "utils/array.h"
@@ -706,7 +707,7 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 		" w.retained_wal_bytes, w.wal_status, w.safe_wal_size,"
 		" w.inactive_since, w.replication_lag_seconds,"
 		" w.seconds_to_invalidation, w.xmin_age, w.catalog_xmin_age,"
-		" w.conflicting, w.failover, w.synced, w.invalidation_reason"
+		" w.conflicting, w.failover, w.synced, w.invalidation_reason, w.xmax"
 		" FROM @source@ AS s"
 		" LEFT JOIN @monitor@ AS w"
 		" ON w.source_id OPERATOR(pg_catalog.=) s.id"
@@ -2312,7 +2313,7 @@ store_server_datum(const char *server, bool *isnull)
 }
 
 /* the columns of Q_REFRESH_ROWS */
-#define WALMON_READ_ROW_NATTS	25
+#define WALMON_READ_ROW_NATTS	26
 
 /* column i (from 0) of a deformed row, as a nullable int8, int4 or bool */
 static inline WalmonInt64
@@ -2410,6 +2411,16 @@ walmon_store_read_slot_rows(const char *server, int *nrows)
 		row->synced = store_bool(v, isnull, 23);
 		row->invalidation_reason = store_text(v, isnull, 24);
 		MemoryContextSwitchTo(old);
+
+		/*
+		 * The row as this snapshot sees it was deleted, updated or locked
+		 * by a transaction still running: an application's open one, most
+		 * likely (a multixact's number, read as a transaction's, may give
+		 * either answer; the rewrite copes with both).
+		 */
+		row->held = !isnull[25] &&
+			TransactionIdIsValid(DatumGetTransactionId(v[25])) &&
+			TransactionIdIsInProgress(DatumGetTransactionId(v[25]));
 	}
 	store_end(&call);
 
@@ -2751,9 +2762,10 @@ store_slot_row_records(const WalmonSlotRow *rows, int n, const bool *sel,
 #define WALMON_REWRITE_LOCK_TIMEOUT "10ms"
 
 /*
- * Whether this process's last rewrite found every row free: after one that
- * found a row held, the rewrites lock first until every row is free again,
- * so that a row held for long costs no undone write in every cycle.
+ * Whether this process's last rewrite found every row free.  After one
+ * that had to be undone, the rewrites lock first until one finds every row
+ * free again, so that a row held where the read cannot tell (a multixact)
+ * costs no wait and no undone write in every cycle.
  */
 static bool store_rows_free = true;
 
@@ -2855,10 +2867,14 @@ store_try_rewrite(Datum records, const WalmonSlotRow *rows, int n,
  * Usually no other transaction holds any of these rows (applications
  * write the rows of their own sources; these are bound to slots), so the
  * rewrite runs alone first: locking every row before rewriting it would
- * write a lock record per row and cost a statement.  When it has to wait
- * for a row lock longer than a moment, it is undone, and the rows not held
- * are locked (SKIP LOCKED, in source_id order) and rewritten; so are the
- * next cycles', until one finds every row free (store_rows_free).
+ * write a lock record per row and cost a statement.  When the read of the
+ * rows saw one that a running transaction changed or locked (held), or
+ * when the rewrite has to wait for a row lock longer than a moment (it was
+ * taken since, or the read could not tell; the rewrite is undone), the
+ * rows not held are locked (SKIP LOCKED, in source_id order) and
+ * rewritten, and so are the next cycles' until one finds every row free
+ * (store_rows_free).  So a row held for long costs no wait and no undone
+ * write in every cycle.
  */
 int
 walmon_store_update_slot_rows(const WalmonSlotRow *rows, int n, bool *written_rows)
@@ -2869,13 +2885,16 @@ walmon_store_update_slot_rows(const WalmonSlotRow *rows, int n, bool *written_ro
 	bool	   *locked;
 	int			nlocked;
 	int			written = 0;
+	bool		any_held = false;
 
 	if (n == 0)
 		return 0;
 
+	for (int i = 0; i < n && !any_held; i++)
+		any_held = rows[i].held;
 	records = store_slot_row_records(rows, n, NULL, &ids);
 	store_begin(&call);
-	if (!store_rows_free ||
+	if (any_held || !store_rows_free ||
 		!store_try_rewrite(records, rows, n, written_rows, &written))
 	{
 		store_rows_free = false;

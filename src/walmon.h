@@ -209,6 +209,7 @@ typedef struct WalmonSlotRow
 	char	   *slot_name;
 	bool		auto_registered;
 	bool		has_row;
+	bool		held;			/* read only: another transaction may hold it */
 	WalmonInt64 updated_at;		/* read only */
 	WalmonInt64 wal_lsn;
 	WalmonInt64 wal_position;

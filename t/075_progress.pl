@@ -207,7 +207,7 @@ $blocker->quit;
 # The WAL of one walmon_refresh() says which way it went.
 SKIP:
 {
-	skip 'pg_walinspect is there from PostgreSQL 15 on', 6
+	skip 'pg_walinspect is there from PostgreSQL 15 on', 13
 	  if $node->pg_version < 15;
 
 	sql('CREATE EXTENSION pg_walinspect');
@@ -247,6 +247,32 @@ SKIP:
 		'the next cycle, with no new WAL, writes nothing');
 	$app->query_safe('ROLLBACK');
 	is($held_written, 'f', 'and the held row is left for later');
+
+	# Two transactions share-lock the row: its xmax is then a multixact,
+	# which the read cannot tell from a finished transaction, so the
+	# rewrite runs into the lock, waits a moment and is undone.
+	my @sharers = map { $node->background_psql('postgres') } 1 .. 2;
+	for my $s (@sharers)
+	{
+		$s->query_safe('BEGIN');
+		$s->query_safe(
+			qq{SELECT 1 FROM wal_monitor WHERE source_id = $held FOR SHARE});
+	}
+	($rewritten, $locks, $held_written) = $cycle->();
+	cmp_ok($rewritten, '>=', 2,
+		'with a row share-locked twice, the cycle rewrites the others');
+	is($locks, $rewritten, 'locked first, the share-locked one not');
+	is($held_written, 'f', 'and the share-locked row is left for later');
+	is(sql('SELECT walmon_refresh()'), '0',
+		'the undone rewrite is walmon\'s own WAL: the next cycle writes nothing');
+	for my $s (@sharers)
+	{
+		$s->query_safe('COMMIT');
+		$s->quit;
+	}
+	($rewritten, $locks, $held_written) = $cycle->();
+	is($locks, '0', 'once they commit, the cycle rewrites without locking');
+	is($held_written, 't', 'the share-locked row too');
 }
 
 $app->quit;
