@@ -88,13 +88,7 @@ sqldir=$WALMON_TOP/bench/sql
 out=${PROFILE_OUT:-$WALMON_TOP/bench/results/profile.md}
 
 walmon_install_deps
-if ! command -v valgrind >/dev/null || ! command -v callgrind_annotate >/dev/null; then
-	[ "$(id -u)" -eq 0 ] || die "valgrind is missing (install it as root)"
-	say "installing valgrind"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null
-	apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends valgrind >/dev/null
-fi
+walmon_install_valgrind
 walmon_build_install
 bindir=$("$(walmon_pg_config)" --bindir)
 

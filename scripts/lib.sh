@@ -53,6 +53,16 @@ walmon_install_package_deps() {
 	apt-get install -y -q --no-install-recommends "${want[@]}" >/dev/null
 }
 
+# valgrind and callgrind_annotate, for the bench's profiles.
+walmon_install_valgrind() {
+	command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null && return 0
+	[ "$(id -u)" -eq 0 ] || die "valgrind is missing (install it as root)"
+	say "installing valgrind"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null
+	apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends valgrind >/dev/null
+}
+
 # pg_config of the PostgreSQL to build against (PG_CONFIG wins).
 walmon_pg_config() {
 	if [ -n "${PG_CONFIG:-}" ]; then
