@@ -125,7 +125,7 @@ mkdir -p "$(dirname "$out")"
 	echo "|--:|---|"
 	awk -F'\t' -v n="$CYCLE_COUNT" 'FNR == NR { b[$2] = $1; next }
 		{ printf "%.0f\t%s\n", ($1 - b[$2]) / n, $2 }' "$dir/base.tsv" "$dir/full.tsv" |
-		grep -Ev $'\t(PROGRAM TOTALS|\\?\\?\\?.*|0x[0-9a-f]+.*|\\(below main\\)|main|PostgresMain|PostgresSingleUserMain|PortalRun|ExecutorRun|standard_ExecutorRun|ExecInterpExprStillValid)$' |
+		grep -Ev $'\t(PROGRAM TOTALS|\\?\\?\\?.*|0x[0-9a-f]+.*|\\(below main\\)|main|__libc_start_main.*|PostgresMain|PostgresSingleUserMain|PortalRun|ExecutorRun|standard_ExecutorRun|ExecInterpExprStillValid)$' |
 		sort -t$'\t' -k1,1nr |
 		awk -F'\t' -v top="$CYCLE_TOP" 'NR <= top { printf "| %.1fM | `%s` |\n", $1 / 1e6, $2 }'
 } >"$out"
