@@ -99,6 +99,10 @@ BEGIN
 	RETURN n > 0;
 END $$;
 SELECT regress.wait_slot_statistics('spill') AS spilled;
+-- (a session's first walmon_refresh() runs the sampler, which samples every
+-- change; other cycles sample first rows and status changes only, and leave
+-- a change of the LSN or the lag to the sampler's next walmon.metrics_interval)
+\c -
 SELECT walmon_refresh() > 0 AS sampled;
 SELECT m.spill_bytes > 0 AS spilled, m.spill_bytes = r.spill_bytes AS spill_as_the_view,
        m.stream_bytes = r.stream_bytes AS stream_as_the_view
@@ -113,6 +117,7 @@ SELECT count(*) > 5000 AS decoded_streaming
 FROM pg_logical_slot_get_changes('regress_worker_logical', NULL, NULL, 'stream-changes', '1');
 RESET logical_decoding_work_mem;
 SELECT regress.wait_slot_statistics('stream') AS streamed;
+\c -
 SELECT walmon_refresh() > 0 AS sampled;
 SELECT m.stream_bytes > 0 AS streamed, m.stream_bytes = r.stream_bytes AS stream_as_the_view,
        m.spill_bytes = r.spill_bytes AS spill_as_the_view
@@ -154,12 +159,14 @@ CREATE TRIGGER regress_refuse BEFORE INSERT ON wal_metrics
 	FOR EACH ROW EXECUTE FUNCTION regress.refuse_samples();
 SELECT count(*) AS samples_before FROM wal_metrics \gset
 SELECT pg_logical_emit_message(false, 'regress', 'x') IS NOT NULL AS wal_written;
+\c -
 SELECT walmon_refresh() > 0 AS rows_written;
 SELECT count(*) = :samples_before AS no_sample FROM wal_metrics;
 DROP TRIGGER regress_refuse ON wal_metrics;
 DROP FUNCTION regress.refuse_samples();
 -- and once it is gone, the next change is sampled again
 SELECT pg_logical_emit_message(false, 'regress', 'x') IS NOT NULL AS wal_written;
+\c -
 SELECT walmon_refresh() > 0 AS rows_written;
 SELECT count(*) > :samples_before AS sampled FROM wal_metrics;
 SELECT walmon_drop_source(id) FROM walmon_source WHERE name = 'regress_worker_twin';

@@ -129,7 +129,7 @@ static WalmonSlotRow *refresh_register(const char *server,
 static void refresh_report_clash(const char *slot_name);
 static bool refresh_slot_is_managed(const WalmonSlot *slot);
 static WalmonInt64 refresh_last_commit(const WalmonSlotRow *rows, int nrows);
-static bool refresh_sample_changed(const WalmonSlotRow *old,
+static bool refresh_status_changed(const WalmonSlotRow *old,
 								   const WalmonSlotRow *row);
 static void refresh_add_samples(const WalmonCycleContext *ctx,
 								const WalmonSlotRow *rows, const bool *written,
@@ -534,9 +534,9 @@ static void refresh_compute(const WalmonCycleContext *ctx,
  * (ctx->server_error), every row of its sources turns ERROR with that
  * message and nothing else is done.  Must run inside the cycle's bracket
  * (walmon_walend_open()); adds to *samples (WalmonSample) the samples of
- * the rows it wrote that walmon_maintenance() takes: of a first row, and
- * of a rewritten row whose status, LSN or lag in bytes changed (when
- * sampling is on).  Returns the number of monitor rows written.
+ * the rows it wrote that walmon_maintenance() takes at once: of a first
+ * row, and of a rewritten row whose status changed (when sampling is on).
+ * Returns the number of monitor rows written.
  */
 int
 walmon_cycle_apply(WalmonCycleContext *ctx, WalmonSlot *slots, int nslots,
@@ -588,7 +588,7 @@ walmon_cycle_apply(WalmonCycleContext *ctx, WalmonSlot *slots, int nslots,
 
 		refresh_compute(ctx, old, slot, &row);
 		row.sample = walmon_metrics_interval > 0 &&
-			(!old->has_row || refresh_sample_changed(old, &row));
+			(!old->has_row || refresh_status_changed(old, &row));
 		if (!old->has_row)
 			inserts[ninserts++] = row;
 		else if (refresh_changed(old, &row))
@@ -736,9 +736,9 @@ walmon_cycle_run(bool wait, bool remote, WalmonRefreshOutcome *outcome)
 	/*
 	 * Samples and retention, after the rows they sample, in one step of its
 	 * own: trouble with wal_metrics (a lock someone holds on it, a trigger
-	 * a DBA added) costs the samples, never the monitor rows.  The rows
-	 * written now are sampled in this transaction, so that a change and its
-	 * sample make one write.
+	 * a DBA added) costs the samples, never the monitor rows.  First rows
+	 * and status changes written now are sampled in this transaction; the
+	 * sampler samples every other change at its next pass.
 	 */
 	maint.now = ctx.now;
 	maint.samples = samples;
@@ -1299,18 +1299,15 @@ refresh_changed(const WalmonSlotRow *old, const WalmonSlotRow *row)
 }
 
 /*
- * Whether a rewritten row's sample would differ from the stored row's,
- * which is what its last sample shows when the refresh wrote it: status,
- * LSN, lag in bytes.  A row an application rewrote in between may differ
- * from its last sample without changing now; the sampler that runs every
- * walmon.metrics_interval takes that one (maintenance.c).
+ * Whether a rewritten row's status changed: such a change is sampled in
+ * the cycle that makes it.  Changes of the LSN or the lag alone are left to
+ * the sampler that runs every walmon.metrics_interval (maintenance.c), so
+ * that a slot whose lag moves every cycle gets one sample per interval.
  */
 static bool
-refresh_sample_changed(const WalmonSlotRow *old, const WalmonSlotRow *row)
+refresh_status_changed(const WalmonSlotRow *old, const WalmonSlotRow *row)
 {
-	return !walmon_text_equal(old->status, row->status) ||
-		!walmon_int64_equal(old->wal_lsn, row->wal_lsn) ||
-		!walmon_int64_equal(old->replication_lag_bytes, row->replication_lag_bytes);
+	return !walmon_text_equal(old->status, row->status);
 }
 
 /*

@@ -57,16 +57,16 @@ walmon_maintenance(TimestampTz now, List *samples)
 	int			written = 0;
 
 	/*
-	 * The rows this cycle wrote are sampled now, in its transaction,
-	 * whatever the age of their last sample: a change and its sample make
-	 * one write.  Deferring the sample to the next pass would make a
-	 * transaction of its own with no new cause (no WAL on an idle server),
-	 * and skipping it would leave the series showing a state that is gone.
-	 * So a row the refresh rewrites has a sample per change of its status,
-	 * LSN or lag, at most one per cycle, taken from what the cycle wrote (no
-	 * row is read again); walmon.metrics_interval paces the samples of rows
-	 * that others write.  The cycle asks for samples only when sampling is
-	 * on.
+	 * Every walmon.metrics_interval (a tick), a sample of each monitor whose
+	 * state (status, LSN, lag in bytes) differs from its previous sample,
+	 * however it was written: a slot whose lag moves every cycle gets one
+	 * sample per interval, not one per cycle.  In between, only the samples
+	 * the cycle asks for are taken, from what it wrote (no row is read
+	 * again): of a monitor's first row and of a status change, so that the
+	 * series shows those when they happen.  After the last change of a busy
+	 * period, the next tick writes its sample, at most one interval later:
+	 * that write's cause is the change it records.  The cycle asks for
+	 * samples only when sampling is on.
 	 */
 	if (samples != NIL)
 		written += walmon_store_sample_written(samples);

@@ -666,9 +666,12 @@ $plain->stop;
 # which a procedure watching pg_replication_slots every 10 ms (it writes
 # nothing) sees: a consumer that confirms the foreign WAL after walmon's
 # first answer to it makes the row change again, and that change is real.
+# The sampler's pass every walmon.metrics_interval samples the changes the
+# cycles wrote since its previous pass: that write's cause is the change.
 # Fails when walmon answers its own WAL, a checkpoint, a snapshot, its own
-# earlier change (a sample taken in a later transaction than the change),
-# or its consumer's progress over walmon's own WAL, with another write.
+# sample (a second pass after one change, or a pass more than an interval
+# after it), or its consumer's progress over walmon's own WAL, with another
+# write.
 # (A foreign record alone cannot be the rule with a connected consumer:
 # its confirmation of the foreign WAL comes after walmon's first answer
 # and is no WAL.  The notes count the transactions each cause explains.)
@@ -966,13 +969,35 @@ sub summarize
 # after its start) and it happened before this write's commit: the watcher
 # polls, so a move it reports happened after its previous observation, and
 # a loaded machine can delay the report past walmon's commit.
+#
+# A transaction that wrote only samples (wal_metrics, its indexes and its
+# sequence) is the sampler's pass every walmon.metrics_interval, which
+# samples the changes the cycles wrote since the previous pass: its cause
+# is such a change, a write of wal_monitor after the previous sample-only
+# transaction and at most one interval (and 2 s of a cycle) before it.
 my @uncaused;
-my ($in_window, $after_foreign, $after_move) = (0, 0, 0);
+my ($in_window, $after_foreign, $after_move, $deferred) = (0, 0, 0, 0);
 my ($prev_last, $prev_commit) = (lsn($lookback), undef);
+my $unsampled_change;    # commit time of the last monitor write not yet sampled
 foreach my $x (@xacts)
 {
 	my ($top, $first, $last, $rels) = @$x;
 	my $commit_t = $last->{commit_t};
+	my $samples_only = !grep { !/^wal_metrics/ } keys %$rels;
+	my $sampled_change;
+	if ($samples_only && defined $unsampled_change && defined $commit_t
+		&& $commit_t - $unsampled_change <= 10 + 2)
+	{
+		$sampled_change = $unsampled_change;
+	}
+	if ($samples_only)
+	{
+		undef $unsampled_change;
+	}
+	elsif ($rels->{wal_monitor})
+	{
+		$unsampled_change = $commit_t;
+	}
 	if ($first->{pos} >= lsn($lsn0))
 	{
 		$in_window++;
@@ -988,21 +1013,23 @@ foreach my $x (@xacts)
 		my $cause =
 			@causes ? 'after ' . describe($causes[0])
 		  : @moves  ? "after a slot move at $moves[0][0]: $moves[0][1]"
+		  : defined $sampled_change ? "the sampler's pass after a change committed at $sampled_change"
 		  :           'NO FOREIGN CAUSE';
 		note("walmon transaction $top at $first->{start}, committed at "
 			  . ($commit_t // '?') . " (wrote $wrote): $cause");
 		$after_foreign++ if @causes;
 		$after_move++ if !@causes && @moves;
+		$deferred++ if !@causes && !@moves && defined $sampled_change;
 		push @uncaused, "walmon transaction $top at $first->{start}, committed at "
 		  . ($commit_t // '?') . " (wrote $wrote), since walmon's previous write:\n  "
 		  . join("\n  ", map { describe($_) } @between, $first)
-		  unless @causes || @moves;
+		  unless @causes || @moves || defined $sampled_change;
 	}
 	$prev_last = $last->{pos};
 	$prev_commit = $commit_t;
 }
-note(sprintf('the window %s .. %s: %d cycles, %d walmon transactions (%d after foreign WAL, %d after a slot move, %d without a cause); bytes: %s',
-		$lsn0, $lsn1, $idle_cycles, $in_window, $after_foreign, $after_move, scalar @uncaused,
+note(sprintf('the window %s .. %s: %d cycles, %d walmon transactions (%d after foreign WAL, %d after a slot move, %d sampler passes after a change, %d without a cause); bytes: %s',
+		$lsn0, $lsn1, $idle_cycles, $in_window, $after_foreign, $after_move, $deferred, scalar @uncaused,
 		join(', ', map { "$_ $bytes{$_}" } sort keys %bytes) || 'no WAL at all'));
 note('slot moves: ' . join('; ', map { "$_->[0] $_->[1]" } @slot_moves));
 cmp_ok($idle_cycles, '>=', 150, "the worker kept cycling ($idle_cycles cycles)");
