@@ -1106,6 +1106,7 @@ refresh_compute(const WalmonCycleContext *ctx, const WalmonSlotRow *old,
 	row->auto_registered = old->auto_registered;
 	row->has_row = old->has_row;
 	row->held = old->held;
+	row->ctid = old->ctid;
 	row->replication_slot_name = old->slot_name;
 	row->last_transaction_time = ctx->last_commit;
 

@@ -338,7 +338,7 @@ typedef struct WalmonQueryDef
 /* a slot row (WalmonSlotRow): source_id, then store_slot_row_columns */
 #define SLOT_ROWS_FROM \
 	"pg_catalog.unnest($1) AS v(source_id pg_catalog.int4," \
-	" wal_lsn pg_catalog.pg_lsn, wal_position pg_catalog.int8," \
+	" row_ctid pg_catalog.tid, wal_lsn pg_catalog.pg_lsn, wal_position pg_catalog.int8," \
 	" last_wal_received pg_catalog.timestamptz," \
 	" last_transaction_time pg_catalog.timestamptz," \
 	" replication_slot_name pg_catalog.text," \
@@ -368,7 +368,8 @@ typedef struct WalmonQueryDef
 	" w.retained_wal_bytes, w.wal_status, w.safe_wal_size," \
 	" w.inactive_since, w.replication_lag_seconds," \
 	" w.seconds_to_invalidation, w.xmin_age, w.catalog_xmin_age," \
-	" w.conflicting, w.failover, w.synced, w.invalidation_reason, w.xmax" \
+	" w.conflicting, w.failover, w.synced, w.invalidation_reason, w.xmax," \
+	" w.ctid" \
 	" FROM @source@ AS s" \
 	" LEFT JOIN @monitor@ AS w" \
 	" ON w.source_id OPERATOR(pg_catalog.=) s.id"
@@ -857,7 +858,8 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 		" synced = v.synced, invalidation_reason = v.invalidation_reason,"
 		" updated_at = pg_catalog.now()"
 		" FROM " SLOT_ROWS_FROM
-		" WHERE w.source_id OPERATOR(pg_catalog.=) v.source_id"
+		" WHERE w.ctid OPERATOR(pg_catalog.=) v.row_ctid"
+		" AND w.source_id OPERATOR(pg_catalog.=) v.source_id"
 		" RETURNING w.source_id",
 		1, {RECORDARRAYOID}
 	},
@@ -2328,7 +2330,7 @@ store_server_datum(const char *server, bool *isnull)
 }
 
 /* the columns of Q_REFRESH_ROWS */
-#define WALMON_READ_ROW_NATTS	26
+#define WALMON_READ_ROW_NATTS	27
 
 /* column i (from 0) of a deformed row, as a nullable int8, int4 or bool */
 static inline WalmonInt64
@@ -2438,6 +2440,10 @@ walmon_store_read_slot_rows(const char *server, int *nrows)
 		row->held = !isnull[25] &&
 			TransactionIdIsValid(DatumGetTransactionId(v[25])) &&
 			TransactionIdIsInProgress(DatumGetTransactionId(v[25]));
+		if (isnull[26])
+			ItemPointerSetInvalid(&row->ctid);
+		else
+			ItemPointerCopy((ItemPointer) DatumGetPointer(v[26]), &row->ctid);
 	}
 	store_end(&call);
 
@@ -2601,8 +2607,12 @@ static const StoreColumn store_slot_row_columns[] = {
 	{offsetof(WalmonSlotRow, invalidation_reason), COL_TEXT, TEXTOID},
 };
 
-/* the columns of a slot row record: the source id, then those */
-#define WALMON_SLOT_ROW_NATTS	(lengthof(store_slot_row_columns) + 1)
+/*
+ * The columns of a slot row record: the source id, the version of its row
+ * that the cycle read (null for a first row), then those.
+ */
+#define WALMON_SLOT_ROW_FIRST	2
+#define WALMON_SLOT_ROW_NATTS	(lengthof(store_slot_row_columns) + WALMON_SLOT_ROW_FIRST)
 
 /* Build a one-dimensional array of n elements, some of them null. */
 static Datum
@@ -2651,8 +2661,10 @@ store_rowtype(StoreRowType which)
 			break;
 		case ROWTYPE_SLOT_ROW:
 			slot_row_types[0] = INT4OID;
+			slot_row_types[1] = TIDOID;
 			for (int c = 0; c < (int) lengthof(store_slot_row_columns); c++)
-				slot_row_types[c + 1] = store_slot_row_columns[c].elemtype;
+				slot_row_types[c + WALMON_SLOT_ROW_FIRST] =
+					store_slot_row_columns[c].elemtype;
 			types = slot_row_types;
 			natts = WALMON_SLOT_ROW_NATTS;
 			break;
@@ -2726,10 +2738,14 @@ store_slot_row_records(const WalmonSlotRow *rows, int n, const bool *sel,
 		elems[k] = Int32GetDatum(rows[i].source_id);
 		v[0] = elems[k];
 		isnull[0] = false;
+		isnull[1] = !ItemPointerIsValid(&rows[i].ctid);
+		v[1] = isnull[1] ? (Datum) 0 : PointerGetDatum(&rows[i].ctid);
 		for (int c = 0; c < (int) lengthof(store_slot_row_columns); c++)
 		{
 			const StoreColumn *col = &store_slot_row_columns[c];
 			const char *field = (const char *) &rows[i] + col->offset;
+			Datum	   *value = &v[c + WALMON_SLOT_ROW_FIRST];
+			bool	   *null = &isnull[c + WALMON_SLOT_ROW_FIRST];
 
 			switch (col->kind)
 			{
@@ -2739,8 +2755,8 @@ store_slot_row_records(const WalmonSlotRow *rows, int n, const bool *sel,
 					{
 						const WalmonInt64 *f = (const WalmonInt64 *) field;
 
-						isnull[c + 1] = f->isnull;
-						v[c + 1] = f->isnull ? (Datum) 0 :
+						*null = f->isnull;
+						*value = f->isnull ? (Datum) 0 :
 							col->kind == COL_INT64 ? Int64GetDatum(f->value) :
 							col->kind == COL_INT32 ? Int32GetDatum((int32) f->value) :
 							BoolGetDatum(f->value != 0);
@@ -2750,16 +2766,16 @@ store_slot_row_records(const WalmonSlotRow *rows, int n, const bool *sel,
 					{
 						const WalmonFloat8 *f = (const WalmonFloat8 *) field;
 
-						isnull[c + 1] = f->isnull;
-						v[c + 1] = f->isnull ? (Datum) 0 : Float8GetDatum(f->value);
+						*null = f->isnull;
+						*value = f->isnull ? (Datum) 0 : Float8GetDatum(f->value);
 						break;
 					}
 				case COL_TEXT:
 					{
 						const char *f = *(char *const *) field;
 
-						isnull[c + 1] = f == NULL;
-						v[c + 1] = f == NULL ? (Datum) 0 : CStringGetTextDatum(f);
+						*null = f == NULL;
+						*value = f == NULL ? (Datum) 0 : CStringGetTextDatum(f);
 						break;
 					}
 			}

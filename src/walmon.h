@@ -19,6 +19,7 @@
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "nodes/pg_list.h"
+#include "storage/itemptr.h"
 #include "storage/lwlock.h"
 #include "utils/tuplestore.h"
 
@@ -210,6 +211,7 @@ typedef struct WalmonSlotRow
 	bool		auto_registered;
 	bool		has_row;
 	bool		held;			/* read only: another transaction may hold it */
+	ItemPointerData ctid;		/* read only: the version read (invalid: none) */
 	WalmonInt64 updated_at;		/* read only */
 	WalmonInt64 wal_lsn;
 	WalmonInt64 wal_position;
