@@ -712,15 +712,14 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 
 	/*
 	 * Every source bound to a local slot, with its monitor row when it has
-	 * one, by source id (the order in which the cycle writes them).  A
-	 * statement of its own, not the next one with a NULL server: the
+	 * one (in no order: the cycle sorts them).  A statement of its own, not
+	 * the next one with a NULL server: the
 	 * planner then knows how many rows it reads, and joins them in one pass
 	 * (a merge or hash join), not with an index probe per source.
 	 */
 	[Q_REFRESH_ROWS_LOCAL] = {
 		REFRESH_ROWS_SELECT
-		" WHERE s.slot_name IS NOT NULL AND s.server IS NULL"
-		" ORDER BY s.id USING OPERATOR(pg_catalog.<)",
+		" WHERE s.slot_name IS NOT NULL AND s.server IS NULL",
 		0, {InvalidOid}
 	},
 
@@ -728,8 +727,7 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 	[Q_REFRESH_ROWS] = {
 		REFRESH_ROWS_SELECT
 		" WHERE s.slot_name IS NOT NULL"
-		" AND s.server OPERATOR(pg_catalog.=) $1"
-		" ORDER BY s.id USING OPERATOR(pg_catalog.<)",
+		" AND s.server OPERATOR(pg_catalog.=) $1",
 		1, {NAMEOID}
 	},
 
@@ -2250,71 +2248,6 @@ store_get_bool(HeapTuple tuple, TupleDesc tupdesc, int col)
 	return !isnull && DatumGetBool(d);
 }
 
-/* A nullable int4 column, or a boolean one (as 0 or 1). */
-static WalmonInt64
-store_get_int32(HeapTuple tuple, TupleDesc tupdesc, int col)
-{
-	WalmonInt64 result;
-	Datum		d = SPI_getbinval(tuple, tupdesc, col, &result.isnull);
-
-	result.value = result.isnull ? 0 : DatumGetInt32(d);
-	return result;
-}
-
-static WalmonInt64
-store_get_nullable_bool(HeapTuple tuple, TupleDesc tupdesc, int col)
-{
-	WalmonInt64 result;
-	Datum		d = SPI_getbinval(tuple, tupdesc, col, &result.isnull);
-
-	result.value = result.isnull ? 0 : (DatumGetBool(d) ? 1 : 0);
-	return result;
-}
-
-/*
- * Every permanent replication slot of the server, in the caller's memory
- * context.
- */
-WalmonSlot *
-walmon_store_read_slots(int *nslots)
-{
-	MemoryContext caller = CurrentMemoryContext;
-	WalmonStoreCall call;
-	WalmonSlot *slots;
-	int			n;
-
-	store_begin(&call);
-	n = store_execute(Q_REFRESH_SLOTS, NULL, NULL, SPI_OK_SELECT);
-	slots = MemoryContextAllocZero(caller, sizeof(WalmonSlot) * Max(n, 1));
-	for (int i = 0; i < n; i++)
-	{
-		HeapTuple	tuple = SPI_tuptable->vals[i];
-		TupleDesc	tupdesc = SPI_tuptable->tupdesc;
-		WalmonSlot *slot = &slots[i];
-		char	   *slot_type;
-
-		slot->name = store_get_name(tuple, tupdesc, 1, caller);
-		slot_type = store_get_text(tuple, tupdesc, 2, CurrentMemoryContext);
-		slot->logical = slot_type != NULL && strcmp(slot_type, "logical") == 0;
-		slot->active = store_get_bool(tuple, tupdesc, 3);
-		slot->restart_lsn = store_get_int64(tuple, tupdesc, 4);
-		slot->confirmed_flush_lsn = store_get_int64(tuple, tupdesc, 5);
-		slot->wal_status = store_get_text(tuple, tupdesc, 6, caller);
-		slot->safe_wal_size = store_get_int64(tuple, tupdesc, 7);
-		slot->xmin_age = store_get_int32(tuple, tupdesc, 8);
-		slot->catalog_xmin_age = store_get_int32(tuple, tupdesc, 9);
-		slot->conflicting = store_get_nullable_bool(tuple, tupdesc, 10);
-		slot->invalidation_reason = store_get_text(tuple, tupdesc, 11, caller);
-		slot->inactive_since = store_get_int64(tuple, tupdesc, 12);
-		slot->failover = store_get_nullable_bool(tuple, tupdesc, 13);
-		slot->synced = store_get_nullable_bool(tuple, tupdesc, 14);
-	}
-	store_end(&call);
-
-	*nslots = n;
-	return slots;
-}
-
 /* A name datum of server, or null (*isnull) for a local slot. */
 static Datum
 store_server_datum(const char *server, bool *isnull)
@@ -2373,81 +2306,217 @@ store_text(const Datum *v, const bool *isnull, int i)
 }
 
 /*
+ * A receiver of the rows a cycle reads (its slots, its monitor rows): each
+ * row is deformed once, straight from the executor's slot, and fill() makes
+ * of it the next element of an array in the caller's memory context (no
+ * copy of the result in a SPI tuple table, no walk of a tuple per column).
+ */
+typedef void (*StoreFillFunc) (void *elem, const Datum *v, const bool *isnull);
+
+typedef struct StoreArrayReceiver
+{
+	DestReceiver pub;
+	MemoryContext caller;		/* of the array and what its elements hold */
+	int			natts;			/* the columns the statement must return */
+	Size		elemsize;
+	StoreFillFunc fill;
+	char	   *elems;
+	int			count;
+	int			size;
+} StoreArrayReceiver;
+
+static void
+store_array_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+	StoreArrayReceiver *r = (StoreArrayReceiver *) self;
+
+	if (typeinfo->natts != r->natts)
+		elog(ERROR, "walmon: a cycle's read came back with %d columns, not %d",
+			 typeinfo->natts, r->natts);
+}
+
+static bool
+store_array_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	StoreArrayReceiver *r = (StoreArrayReceiver *) self;
+	MemoryContext old;
+	void	   *elem;
+
+	slot_getallattrs(slot);
+	old = MemoryContextSwitchTo(r->caller);
+	if (r->count >= r->size)
+	{
+		r->size *= 2;
+		r->elems = repalloc_huge(r->elems, r->elemsize * r->size);
+	}
+	elem = r->elems + r->elemsize * r->count++;
+	memset(elem, 0, r->elemsize);
+	r->fill(elem, slot->tts_values, slot->tts_isnull);
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+/*
+ * Run statement q (params: NULL or its parameters) inside an open store
+ * call, and return its rows as an array, in memory context caller, of *n
+ * elements of elemsize bytes, each made by fill() from a row of natts
+ * columns (fill runs in caller).
+ */
+static void *
+store_read_array(WalmonQuery q, ParamListInfo params, int natts,
+				 Size elemsize, StoreFillFunc fill, MemoryContext caller,
+				 int *n)
+{
+	StoreArrayReceiver receiver;
+	SPIExecuteOptions options;
+	int			rc;
+
+	memset(&receiver, 0, sizeof(receiver));
+	receiver.pub.receiveSlot = store_array_receive;
+	receiver.pub.rStartup = store_array_startup;
+	receiver.pub.rShutdown = store_receiver_noop;
+	receiver.pub.rDestroy = store_receiver_noop;
+	receiver.pub.mydest = DestNone;
+	receiver.caller = caller;
+	receiver.natts = natts;
+	receiver.elemsize = elemsize;
+	receiver.fill = fill;
+	receiver.size = 64;
+	receiver.elems = MemoryContextAlloc(caller, elemsize * receiver.size);
+
+	memset(&options, 0, sizeof(options));
+	options.params = params;
+	options.dest = (DestReceiver *) &receiver;
+	rc = SPI_execute_plan_extended(store_plan(q), &options);
+	/* (SPI says "utility" of a SELECT whose rows go to such a receiver) */
+	if (rc != SPI_OK_UTILITY)
+		elog(ERROR, "unexpected SPI result %s for walmon statement %d",
+			 SPI_result_code_string(rc), (int) q);
+	MemoryContextSwitchTo(receiver.caller);
+	*n = receiver.count;
+	return receiver.elems;
+}
+
+/* the columns of Q_REFRESH_SLOTS */
+#define WALMON_READ_SLOT_NATTS	14
+
+/* A WalmonSlot of a row of Q_REFRESH_SLOTS (a StoreFillFunc). */
+static void
+store_fill_slot(void *elem, const Datum *v, const bool *isnull)
+{
+	WalmonSlot *slot = (WalmonSlot *) elem;
+
+	slot->name = isnull[0] ? NULL : pstrdup(NameStr(*DatumGetName(v[0])));
+	slot->logical = !isnull[1] &&
+		strcmp(TextDatumGetCString(v[1]), "logical") == 0;
+	slot->active = !isnull[2] && DatumGetBool(v[2]);
+	slot->restart_lsn = store_int64(v, isnull, 3);
+	slot->confirmed_flush_lsn = store_int64(v, isnull, 4);
+	slot->wal_status = store_text(v, isnull, 5);
+	slot->safe_wal_size = store_int64(v, isnull, 6);
+	slot->xmin_age = store_int32(v, isnull, 7);
+	slot->catalog_xmin_age = store_int32(v, isnull, 8);
+	slot->conflicting = store_bool(v, isnull, 9);
+	slot->invalidation_reason = store_text(v, isnull, 10);
+	slot->inactive_since = store_int64(v, isnull, 11);
+	slot->failover = store_bool(v, isnull, 12);
+	slot->synced = store_bool(v, isnull, 13);
+}
+
+/*
+ * Every permanent replication slot of the server, in the caller's memory
+ * context.
+ */
+WalmonSlot *
+walmon_store_read_slots(int *nslots)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	WalmonStoreCall call;
+	WalmonSlot *slots;
+
+	store_begin(&call);
+	slots = store_read_array(Q_REFRESH_SLOTS, NULL, WALMON_READ_SLOT_NATTS,
+							 sizeof(WalmonSlot), store_fill_slot, caller,
+							 nslots);
+	store_end(&call);
+	return slots;
+}
+
+/* A WalmonSlotRow of a row of Q_REFRESH_ROWS (a StoreFillFunc). */
+static void
+store_fill_slot_row(void *elem, const Datum *v, const bool *isnull)
+{
+	WalmonSlotRow *row = (WalmonSlotRow *) elem;
+
+	row->source_id = DatumGetInt32(v[0]);
+	row->slot_name = isnull[1] ? NULL : pstrdup(NameStr(*DatumGetName(v[1])));
+	row->auto_registered = !isnull[2] && DatumGetBool(v[2]);
+	row->has_row = !isnull[3] && DatumGetBool(v[3]);
+	row->updated_at = store_int64(v, isnull, 4);
+	row->wal_lsn = store_int64(v, isnull, 5);
+	row->wal_position = store_int64(v, isnull, 6);
+	row->last_wal_received = store_int64(v, isnull, 7);
+	row->last_transaction_time = store_int64(v, isnull, 8);
+	row->replication_slot_name = store_text(v, isnull, 9);
+	row->replication_lag_bytes = store_int64(v, isnull, 10);
+	row->status = store_text(v, isnull, 11);
+	row->error_message = store_text(v, isnull, 12);
+	row->retained_wal_bytes = store_int64(v, isnull, 13);
+	row->wal_status = store_text(v, isnull, 14);
+	row->safe_wal_size = store_int64(v, isnull, 15);
+	row->inactive_since = store_int64(v, isnull, 16);
+	row->replication_lag_seconds = store_float8(v, isnull, 17);
+	row->seconds_to_invalidation = store_float8(v, isnull, 18);
+	row->xmin_age = store_int32(v, isnull, 19);
+	row->catalog_xmin_age = store_int32(v, isnull, 20);
+	row->conflicting = store_bool(v, isnull, 21);
+	row->failover = store_bool(v, isnull, 22);
+	row->synced = store_bool(v, isnull, 23);
+	row->invalidation_reason = store_text(v, isnull, 24);
+
+	/*
+	 * The row as this snapshot sees it was deleted, updated or locked by a
+	 * transaction still running: an application's open one, most likely (a
+	 * multixact's number, read as a transaction's, may give either answer;
+	 * the rewrite copes with both).
+	 */
+	row->held = !isnull[25] &&
+		TransactionIdIsValid(DatumGetTransactionId(v[25])) &&
+		TransactionIdIsInProgress(DatumGetTransactionId(v[25]));
+	if (isnull[26])
+		ItemPointerSetInvalid(&row->ctid);
+	else
+		ItemPointerCopy((ItemPointer) DatumGetPointer(v[26]), &row->ctid);
+}
+
+/*
  * Every source bound to a slot of server (NULL: a local slot), with its
- * monitor row when it has one, in the caller's memory context.
+ * monitor row when it has one, in the caller's memory context, in no
+ * particular order (the cycle sorts them).
  */
 WalmonSlotRow *
 walmon_store_read_slot_rows(const char *server, int *nrows)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	WalmonStoreCall call;
+	ParamListInfo params = NULL;
 	WalmonSlotRow *rows;
-	int			n;
-	bool		argnull;
-	Datum		arg = store_server_datum(server, &argnull);
 
-	store_begin(&call);
-	n = server == NULL ?
-		store_execute(Q_REFRESH_ROWS_LOCAL, NULL, NULL, SPI_OK_SELECT) :
-		store_execute(Q_REFRESH_ROWS, &arg, &argnull, SPI_OK_SELECT);
-	if (SPI_tuptable->tupdesc->natts != WALMON_READ_ROW_NATTS)
-		elog(ERROR, "walmon: the monitor rows came back with %d columns, not %d",
-			 SPI_tuptable->tupdesc->natts, WALMON_READ_ROW_NATTS);
-	rows = MemoryContextAllocZero(caller, sizeof(WalmonSlotRow) * Max(n, 1));
-	for (int i = 0; i < n; i++)
+	if (server != NULL)
 	{
-		WalmonSlotRow *row = &rows[i];
-		Datum		v[WALMON_READ_ROW_NATTS];
-		bool		isnull[WALMON_READ_ROW_NATTS];
-		MemoryContext old;
+		bool		argnull;
 
-		/* each column at once: heap_getattr would walk the nulls each time */
-		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, v, isnull);
-		row->source_id = DatumGetInt32(v[0]);
-		old = MemoryContextSwitchTo(caller);
-		row->slot_name = isnull[1] ? NULL : pstrdup(NameStr(*DatumGetName(v[1])));
-		row->auto_registered = !isnull[2] && DatumGetBool(v[2]);
-		row->has_row = !isnull[3] && DatumGetBool(v[3]);
-		row->updated_at = store_int64(v, isnull, 4);
-		row->wal_lsn = store_int64(v, isnull, 5);
-		row->wal_position = store_int64(v, isnull, 6);
-		row->last_wal_received = store_int64(v, isnull, 7);
-		row->last_transaction_time = store_int64(v, isnull, 8);
-		row->replication_slot_name = store_text(v, isnull, 9);
-		row->replication_lag_bytes = store_int64(v, isnull, 10);
-		row->status = store_text(v, isnull, 11);
-		row->error_message = store_text(v, isnull, 12);
-		row->retained_wal_bytes = store_int64(v, isnull, 13);
-		row->wal_status = store_text(v, isnull, 14);
-		row->safe_wal_size = store_int64(v, isnull, 15);
-		row->inactive_since = store_int64(v, isnull, 16);
-		row->replication_lag_seconds = store_float8(v, isnull, 17);
-		row->seconds_to_invalidation = store_float8(v, isnull, 18);
-		row->xmin_age = store_int32(v, isnull, 19);
-		row->catalog_xmin_age = store_int32(v, isnull, 20);
-		row->conflicting = store_bool(v, isnull, 21);
-		row->failover = store_bool(v, isnull, 22);
-		row->synced = store_bool(v, isnull, 23);
-		row->invalidation_reason = store_text(v, isnull, 24);
-		MemoryContextSwitchTo(old);
-
-		/*
-		 * The row as this snapshot sees it was deleted, updated or locked
-		 * by a transaction still running: an application's open one, most
-		 * likely (a multixact's number, read as a transaction's, may give
-		 * either answer; the rewrite copes with both).
-		 */
-		row->held = !isnull[25] &&
-			TransactionIdIsValid(DatumGetTransactionId(v[25])) &&
-			TransactionIdIsInProgress(DatumGetTransactionId(v[25]));
-		if (isnull[26])
-			ItemPointerSetInvalid(&row->ctid);
-		else
-			ItemPointerCopy((ItemPointer) DatumGetPointer(v[26]), &row->ctid);
+		params = makeParamList(1);
+		params->params[0].value = store_server_datum(server, &argnull);
+		params->params[0].isnull = argnull;
+		params->params[0].pflags = PARAM_FLAG_CONST;
+		params->params[0].ptype = NAMEOID;
 	}
+	store_begin(&call);
+	rows = store_read_array(server == NULL ? Q_REFRESH_ROWS_LOCAL : Q_REFRESH_ROWS,
+							params, WALMON_READ_ROW_NATTS, sizeof(WalmonSlotRow),
+							store_fill_slot_row, caller, nrows);
 	store_end(&call);
-
-	*nrows = n;
 	return rows;
 }
 
