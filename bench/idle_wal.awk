@@ -31,7 +31,10 @@
 # between the first record of the walmon transaction before it and its own
 # first record (for the first one of the dump: since the dump's start,
 # which the caller puts just after a foreign change, the idle slots'
-# creation).  Prints "key value" lines; the figure the goal is judged on is
+# creation), or when it wrote samples only (wal_metrics) and is the first
+# such transaction after a prompted one that wrote wal_monitor: the
+# sampler's pass, which samples that change ("sampler" in the csv).
+# Prints "key value" lines; the figure the goal is judged on is
 # unprompted_bytes.
 
 function hexval(s,    i, c, v) {
@@ -199,7 +202,34 @@ FNR != NR && !linked {
 	}
 }
 
+# whether a transaction wrote samples only (wal_metrics, its indexes, its
+# sequence)
+function samples_only(key,    n, nm, j) {
+	n = split(tx_rels[key], nm, " ")
+	if (n == 0)
+		return 0
+	for (j = 1; j <= n; j++)
+		if (nm[j] !~ /^wal_metrics/)
+			return 0
+	return 1
+}
+
 END {
+	# The sampler's pass every walmon.metrics_interval samples the monitor
+	# rows the cycles rewrote since its previous pass: a pass that writes
+	# samples only is prompted by the last such rewrite when that one was
+	# prompted (once: the pass after it has nothing of it left to sample).
+	pending = 0
+	for (i = 1; i <= ntx; i++) {
+		key = tx_order[i]
+		if (samples_only(key)) {
+			if (!prompted[key] && pending)
+				prompted[key] = 2
+			pending = 0
+		} else if (index(" " tx_rels[key] " ", " wal_monitor ") > 0)
+			pending = prompted[key] ? 1 : 0
+	}
+
 	if (csv != "")
 		print "xid,first_lsn,records,bytes,prompted,foreign_records_since_previous,relations" > csv
 	for (i = 1; i <= ntx; i++) {
@@ -220,7 +250,8 @@ END {
 		}
 		if (csv != "")
 			printf "%s,%s,%d,%d,%s,%d,%s\n", key, first_lsn[key], tx_records[key],
-				tx_bytes[key], prompted[key] ? "yes" : "no", foreign_before[key], tx_rels[key] > csv
+				tx_bytes[key], prompted[key] == 2 ? "sampler" : prompted[key] ? "yes" : "no",
+				foreign_before[key], tx_rels[key] > csv
 	}
 	# the three kinds of foreign record with the most bytes
 	top = ""
