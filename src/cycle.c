@@ -121,7 +121,7 @@ static List *refresh_clashes_reported = NIL;
 static int	refresh_cmp_slot(const void *a, const void *b);
 static void refresh_sort_slots(WalmonSlot *slots, int nslots);
 static void refresh_sort_rows(WalmonSlotRow *rows, int nrows);
-static int	refresh_cmp_row(const void *a, const void *b);
+static int	refresh_cmp_name(const void *a, const void *b);
 static int	refresh_cmp_source(const void *a, const void *b);
 static bool refresh_name_in(const char *name, char **names, int n);
 static WalmonSlotRow *refresh_register(const char *server,
@@ -834,10 +834,9 @@ refresh_sort_rows(WalmonSlotRow *rows, int nrows)
 }
 
 static int
-refresh_cmp_row(const void *a, const void *b)
+refresh_cmp_name(const void *a, const void *b)
 {
-	return strcmp(((const WalmonSlotRow *) a)->slot_name,
-				  ((const WalmonSlotRow *) b)->slot_name);
+	return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
 /* Whether name is one of names[0..n-1]. */
@@ -916,21 +915,23 @@ refresh_register(const char *server, const WalmonSlot *slots, int nslots,
 	RefreshRegistration reg;
 	WalmonSlotRow *all;
 	int			n = *nrows;
+	char	  **bound = palloc_array(char *, Max(n, 1));
 
-	if (n > 1)
-		qsort(rows, n, sizeof(WalmonSlotRow), refresh_cmp_row);
+	/* the slots that sources are bound to, sorted (rows keep their order) */
+	for (int i = 0; i < n; i++)
+		bound[i] = rows[i].slot_name;
+	qsort(bound, n, sizeof(char *), refresh_cmp_name);
 	for (int i = 0; i < nslots; i++)
 	{
-		WalmonSlotRow key = {.slot_name = slots[i].name};
-
 		if (refresh_slot_is_managed(&slots[i]) ||
 			(slots[i].synced_on_standby) ||
 			refresh_name_in(slots[i].name, ignored, nignored))
 			continue;
 		if (n == 0 ||
-			bsearch(&key, rows, n, sizeof(WalmonSlotRow), refresh_cmp_row) == NULL)
+			bsearch(&slots[i].name, bound, n, sizeof(char *), refresh_cmp_name) == NULL)
 			wanted[nwanted++] = slots[i].name;
 	}
+	pfree(bound);
 	if (nwanted == 0)
 		return rows;
 
