@@ -335,10 +335,14 @@ typedef struct WalmonQueryDef
 	" replication_lag_bytes pg_catalog.int8, status pg_catalog.text," \
 	" error_message pg_catalog.text)"
 
-/* a slot row (WalmonSlotRow): source_id, then store_slot_row_columns */
+/*
+ * a slot row (WalmonSlotRow): source_id, the ctid of the version the cycle
+ * read, then store_slot_row_columns
+ */
 #define SLOT_ROWS_FROM \
 	"pg_catalog.unnest($1) AS v(source_id pg_catalog.int4," \
-	" row_ctid pg_catalog.tid, wal_lsn pg_catalog.pg_lsn, wal_position pg_catalog.int8," \
+	" row_ctid pg_catalog.tid," \
+	" wal_lsn pg_catalog.pg_lsn, wal_position pg_catalog.int8," \
 	" last_wal_received pg_catalog.timestamptz," \
 	" last_transaction_time pg_catalog.timestamptz," \
 	" replication_slot_name pg_catalog.text," \
@@ -713,9 +717,9 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 	/*
 	 * Every source bound to a local slot, with its monitor row when it has
 	 * one (in no order: the cycle sorts them).  A statement of its own, not
-	 * the next one with a NULL server: the
-	 * planner then knows how many rows it reads, and joins them in one pass
-	 * (a merge or hash join), not with an index probe per source.
+	 * the next one with a NULL server: the planner then knows how many rows
+	 * it reads and, once the tables were analyzed, joins them in one pass (a
+	 * hash or merge join), not with an index probe per source.
 	 */
 	[Q_REFRESH_ROWS_LOCAL] = {
 		REFRESH_ROWS_SELECT
