@@ -381,7 +381,11 @@ sub check_scrape
 		is_num(value($m, 'walmon_safe_wal_size_bytes', %labels),
 			$want->{safe}, "$label: source $id: safe_wal_size");
 		# a local slot's as of now, at the WAL rate of the moment, which
-		# slides with the clock: between the readings before and after
+		# slides with the clock and not always one way (a sample leaving
+		# the rate's window can move it either way): between the readings
+		# before and after, give or take a tenth.  What is checked here is
+		# that the exporter carries walmon's number; the forecast's own
+		# accuracy is t/085's.
 		my $fc = value($m, 'walmon_seconds_to_invalidation', %labels) // 'none';
 		my ($fc0, $fc1) = ($before->{$id}{to_invalidation}, $after->{$id}{to_invalidation});
 		if ($fc0 eq '' || $fc1 eq '')
@@ -392,7 +396,7 @@ sub check_scrape
 		{
 			my ($lo, $hi) = $fc0 < $fc1 ? ($fc0, $fc1) : ($fc1, $fc0);
 			ok( $fc ne 'none' && $fc ne 'NaN'
-				  && $fc >= $lo * (1 - 1e-9) - 1e-6 && $fc <= $hi * (1 + 1e-9) + 1e-6,
+				  && $fc >= $lo * 0.9 - 1e-6 && $fc <= $hi * 1.1 + 1e-6,
 				"$label: source $id: seconds_to_invalidation between the readings before and after the scrape"
 			) or diag("got $fc, want $fc0 .. $fc1");
 		}
