@@ -143,6 +143,41 @@ FROM walmon_upsert_batch((SELECT jsonb_agg(jsonb_build_object('source_id', 200 +
 -- six kept their ids, six drew one each
 SELECT (SELECT count(*) FROM wal_monitor w JOIN bulk_ids b USING (source_id) WHERE w.id = b.id) AS kept,
        (SELECT last_value FROM wal_monitor_id_seq) - :bulk_seq_before AS ids_drawn;
+-- now every source has its row: one UPDATE, which draws no id, records
+-- the status changes, returns the rows by source_id and leaves the
+-- session's planner settings as they were
+SELECT last_value AS bulk_seq_before FROM wal_monitor_id_seq \gset
+SELECT count(*) AS bulk_hist_before FROM wal_monitor_history WHERE source_id > 200 AND new_status = 'ERROR' \gset
+SELECT count(*) AS rows, pg_catalog.array_agg(source_id) = pg_catalog.array_agg(source_id ORDER BY source_id) AS ordered,
+       count(*) FILTER (WHERE wal_lsn = '0/30' AND status = 'ERROR' AND error_message = 'e' || source_id) AS written
+FROM walmon_upsert_batch((SELECT jsonb_agg(jsonb_build_object('source_id', 200 + g, 'wal_lsn', '0/30', 'status', 'error',
+                                                              'error_message', 'e' || (200 + g))
+                                           ORDER BY g % 5, g)
+                          FROM generate_series(1, 12) AS g));
+SELECT (SELECT count(*) FROM wal_monitor w JOIN bulk_ids b USING (source_id) WHERE w.id = b.id) AS kept,
+       (SELECT last_value FROM wal_monitor_id_seq) - :bulk_seq_before AS ids_drawn,
+       (SELECT count(*) FROM wal_monitor_history WHERE source_id > 200 AND new_status = 'ERROR') - :bulk_hist_before AS history_rows;
+SHOW enable_hashjoin;
+SHOW enable_seqscan;
+-- an error in the middle of that UPDATE, caught by the caller: nothing of
+-- the batch stays, and the session goes on
+CREATE FUNCTION regress_refuse_205() RETURNS trigger LANGUAGE plpgsql AS
+$$BEGIN IF NEW.source_id = 205 THEN RAISE EXCEPTION 'refused 205'; END IF; RETURN NEW; END$$;
+CREATE TRIGGER regress_refuse_205 BEFORE UPDATE ON wal_monitor FOR EACH ROW EXECUTE FUNCTION regress_refuse_205();
+DO $$
+BEGIN
+	PERFORM walmon_upsert_batch((SELECT jsonb_agg(jsonb_build_object('source_id', 200 + g, 'wal_lsn', '0/40'))
+	                             FROM generate_series(1, 12) AS g));
+EXCEPTION WHEN raise_exception THEN
+	RAISE NOTICE 'caught: %', SQLERRM;
+END
+$$;
+DROP TRIGGER regress_refuse_205 ON wal_monitor;
+DROP FUNCTION regress_refuse_205();
+SELECT count(*) FILTER (WHERE wal_lsn = '0/30') AS unchanged FROM wal_monitor WHERE source_id > 200;
+SELECT count(*) FILTER (WHERE wal_lsn = '0/40') AS written
+FROM walmon_upsert_batch((SELECT jsonb_agg(jsonb_build_object('source_id', 200 + g, 'wal_lsn', '0/40'))
+                          FROM generate_series(1, 12) AS g));
 DROP TABLE bulk_ids;
 
 --

@@ -274,6 +274,7 @@ typedef enum WalmonQuery
 	Q_SOURCE_STATES,
 	Q_SOURCE_STATES_1_1,
 	Q_BATCH_REGISTERED,
+	Q_BATCH_UPDATE,
 	Q_BATCH_UPSERT,
 	Q_SAMPLE_METRICS,
 	Q_SAMPLE_WRITTEN,
@@ -590,6 +591,28 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 		" WHERE s.id OPERATOR(pg_catalog.=) ANY ($1)"
 		" ORDER BY s.id USING OPERATOR(pg_catalog.<)",
 		1, {INT4ARRAYOID}
+	},
+
+	/*
+	 * A batch whose sources all have their row (every batch but a source's
+	 * first): one UPDATE, which neither looks for a conflict nor locks a
+	 * row before updating it, nor draws or looks up an id.  It must take
+	 * its row locks in source_id order (see Q_BATCH_UPSERT): $1 is sorted
+	 * by source_id, and the plan is made with hash joins and sequential
+	 * scans off (store_try_batch_update), so the rows are reached in the
+	 * order of $1 (a nested loop over it, each an index probe) or of
+	 * wal_monitor's source_id index (a merge join), never in the order of
+	 * a scan of the heap.  Each row comes back as soon as it is written,
+	 * with its source_id: the first one out of turn shows that a source
+	 * before it had no row, and stops the statement there.
+	 */
+	[Q_BATCH_UPDATE] = {
+		"UPDATE @monitor@ AS w SET"
+		UPSERT_SET_LIST("u.")
+		" FROM " BATCH_ROWS_FROM
+		" WHERE w.source_id OPERATOR(pg_catalog.=) u.source_id"
+		" RETURNING w.ctid, w.source_id",
+		1, {RECORDARRAYOID}
 	},
 
 	/*
@@ -1604,6 +1627,15 @@ typedef struct StoreRowReceiver
 	uint64		count;
 	uint64		size;
 	bool		single;			/* one row per source: more is an error */
+
+	/*
+	 * When set, the rows come with their source_id, which must be
+	 * expect[0], expect[1] ... in turn (nexpect of them); the first row
+	 * that is not the next expected one stops the statement (stopped).
+	 */
+	const int32 *expect;
+	uint64		nexpect;
+	bool		stopped;
 } StoreRowReceiver;
 
 static bool
@@ -1615,6 +1647,17 @@ store_receive_row(TupleTableSlot *slot, DestReceiver *self)
 
 	if (isnull)
 		elog(ERROR, "walmon statement returned no ctid");
+	if (r->expect != NULL)
+	{
+		Datum		source_id = slot_getattr(slot, 2, &isnull);
+
+		if (isnull || r->count >= r->nexpect ||
+			DatumGetInt32(source_id) != r->expect[r->count])
+		{
+			r->stopped = true;
+			return false;
+		}
+	}
 
 	/* one row per source: more means the uniqueness rule was broken */
 	if (r->single && r->count > 0)
@@ -1635,7 +1678,11 @@ store_receive_row(TupleTableSlot *slot, DestReceiver *self)
 static void
 store_receiver_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
 {
-	if (typeinfo->natts != 1 || TupleDescAttr(typeinfo, 0)->atttypid != TIDOID)
+	StoreRowReceiver *r = (StoreRowReceiver *) self;
+
+	if (typeinfo->natts != (r->expect != NULL ? 2 : 1) ||
+		TupleDescAttr(typeinfo, 0)->atttypid != TIDOID ||
+		(r->expect != NULL && TupleDescAttr(typeinfo, 1)->atttypid != INT4OID))
 		elog(ERROR, "walmon statement does not return a ctid");
 }
 
@@ -1720,19 +1767,19 @@ store_fetch_rows(StoreRowReceiver *r, Tuplestorestate *tupstore, Datum *row)
 
 /*
  * Execute a statement that writes rows of wal_monitor and returns their
- * ctids; puts the rows into tupstore or, when tupstore is NULL, the one
- * row into *row in the caller's memory context; returns how many rows it
- * wrote.
+ * ctids, collecting the ctids in *receiver (single: one row at most;
+ * expect: see StoreRowReceiver); returns how many rows it collected.
+ * Leaves the caller's memory context current.
  */
 static uint64
-store_execute_into(WalmonQuery q, Datum *values, const bool *isnull,
-				   int expected, Tuplestorestate *tupstore, Datum *row)
+store_execute_tids(WalmonQuery q, Datum *values, const bool *isnull,
+				   int expected, bool single, const int32 *expect,
+				   uint64 nexpect, StoreRowReceiver *receiver)
 {
 	const WalmonQueryDef *def = &walmon_queries[q];
 	MemoryContext caller = CurrentMemoryContext;
 	ParamListInfo params = makeParamList(def->nargs);
 	SPIExecuteOptions options;
-	StoreRowReceiver receiver;
 	int			rc;
 
 	for (int i = 0; i < def->nargs; i++)
@@ -1745,19 +1792,21 @@ store_execute_into(WalmonQuery q, Datum *values, const bool *isnull,
 		p->ptype = def->argtypes[i];
 	}
 
-	memset(&receiver, 0, sizeof(receiver));
-	receiver.pub.receiveSlot = store_receive_row;
-	receiver.pub.rStartup = store_receiver_startup;
-	receiver.pub.rShutdown = store_receiver_noop;
-	receiver.pub.rDestroy = store_receiver_noop;
-	receiver.pub.mydest = DestNone;
-	receiver.single = (tupstore == NULL);
-	receiver.size = 8;
-	receiver.tids = palloc_array(ItemPointerData, receiver.size);
+	memset(receiver, 0, sizeof(*receiver));
+	receiver->pub.receiveSlot = store_receive_row;
+	receiver->pub.rStartup = store_receiver_startup;
+	receiver->pub.rShutdown = store_receiver_noop;
+	receiver->pub.rDestroy = store_receiver_noop;
+	receiver->pub.mydest = DestNone;
+	receiver->single = single;
+	receiver->expect = expect;
+	receiver->nexpect = nexpect;
+	receiver->size = 8;
+	receiver->tids = palloc_array(ItemPointerData, receiver->size);
 
 	memset(&options, 0, sizeof(options));
 	options.params = params;
-	options.dest = (DestReceiver *) &receiver;
+	options.dest = (DestReceiver *) receiver;
 
 	rc = SPI_execute_plan_extended(store_plan(q), &options);
 	if (rc != expected)
@@ -1767,11 +1816,28 @@ store_execute_into(WalmonQuery q, Datum *values, const bool *isnull,
 
 	/*
 	 * SPI leaves its procedure context current: back to the caller's, both
-	 * for the row read back and for the caller's own next allocations (an
+	 * for the rows read back and for the caller's own next allocations (an
 	 * upsert's INSERT, after its UPDATE found no row, would otherwise build
 	 * its row in SPI's context, which store_end frees).
 	 */
 	MemoryContextSwitchTo(caller);
+	return receiver->count;
+}
+
+/*
+ * Execute a statement that writes rows of wal_monitor and returns their
+ * ctids; puts the rows into tupstore or, when tupstore is NULL, the one
+ * row into *row in the caller's memory context; returns how many rows it
+ * wrote.
+ */
+static uint64
+store_execute_into(WalmonQuery q, Datum *values, const bool *isnull,
+				   int expected, Tuplestorestate *tupstore, Datum *row)
+{
+	StoreRowReceiver receiver;
+
+	(void) store_execute_tids(q, values, isnull, expected, tupstore == NULL,
+							  NULL, 0, &receiver);
 	store_fetch_rows(&receiver, tupstore, row);
 	pfree(receiver.tids);
 	return receiver.count;
@@ -1824,12 +1890,105 @@ walmon_store_upsert(const WalmonUpsert *u, bool *registered)
 }
 
 /*
+ * The records (BATCH_ROWS_FROM) of u[0..n-1]: one per element, its
+ * arguments in their order.
+ */
+static Datum
+store_batch_records(const WalmonUpsert *u, int n)
+{
+	Datum	   *values = palloc_array(Datum, Max(n, 1) * WALMON_UPSERT_NARGS);
+	bool	   *nulls = palloc_array(bool, Max(n, 1) * WALMON_UPSERT_NARGS);
+	Datum		records;
+
+	for (int i = 0; i < n; i++)
+	{
+		memcpy(&values[i * WALMON_UPSERT_NARGS], u[i].values,
+			   sizeof(Datum) * WALMON_UPSERT_NARGS);
+		memcpy(&nulls[i * WALMON_UPSERT_NARGS], u[i].isnull,
+			   sizeof(bool) * WALMON_UPSERT_NARGS);
+	}
+	records = store_make_records(ROWTYPE_BATCH, values, nulls, n);
+	pfree(values);
+	pfree(nulls);
+	return records;
+}
+
+/*
+ * A batch of n elements (u[] and its records, sorted by source_id) whose
+ * sources all have their row: one UPDATE (Q_BATCH_UPDATE), in a
+ * subtransaction.  When it updated every row, keeps it, puts the rows
+ * into tupstore and returns true.  When a row is missing (a source's first
+ * element, a row deleted meanwhile, or one another transaction is
+ * inserting), the UPDATE stops at the next row it writes, and is undone,
+ * which gives its row locks back; returns false.  The caller then writes
+ * the batch the general way, which takes every lock and every new key in
+ * one pass in source_id order.  So a batch never waits for a row lock
+ * while it holds a lock on a row after a missing one: it would have waited
+ * at the missing one's key first.
+ */
+static bool
+store_try_batch_update(const WalmonUpsert *u, Datum records, int n,
+					   Tuplestorestate *tupstore)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	StoreRowReceiver receiver;
+	int32	   *expect = palloc_array(int32, n);
+	bool		all = false;
+
+	for (int i = 0; i < n; i++)
+		expect[i] = DatumGetInt32(u[i].values[WALMON_ARG_SOURCE_ID]);
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		int			nestlevel = NewGUCNestLevel();
+
+		/* the plan, whenever it is made, reaches the rows in order */
+		(void) set_config_option("enable_hashjoin", "off", PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		(void) set_config_option("enable_seqscan", "off", PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		all = store_execute_tids(Q_BATCH_UPDATE, &records, NULL,
+								 SPI_OK_UPDATE_RETURNING, false, expect, n,
+								 &receiver) == (uint64) n &&
+			!receiver.stopped;
+		AtEOXact_GUC(true, nestlevel);
+		if (all)
+			ReleaseCurrentSubTransaction();
+		else
+			RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		/* undo the subtransaction first, then the error goes on */
+		MemoryContextSwitchTo(oldcontext);
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	if (all)
+		store_fetch_rows(&receiver, tupstore, NULL);
+	pfree(receiver.tids);
+	pfree(expect);
+	return all;
+}
+
+/*
  * Upsert many monitor rows; u[] is sorted by source_id with one element
- * per source.  First checks that every source is registered, so that a
- * batch that fails for that reason writes nothing and consumes no id;
- * then writes them all with one statement that takes its locks in
- * source_id order (see Q_BATCH_UPSERT).  Puts every resulting row in
- * tupstore, by source_id.
+ * per source.  A batch of more than a few elements whose sources all have
+ * their row is one UPDATE (store_try_batch_update).  Otherwise: first
+ * checks that every source is registered, so that a batch that fails for
+ * that reason writes nothing and consumes no id; then writes them all with
+ * one statement that takes its locks in source_id order (see
+ * Q_BATCH_UPSERT), or one element at a time when there are only a few.
+ * Puts every resulting row in tupstore, by source_id.
  *
  * Returns the index in u[] of the first element whose source is not
  * registered (the caller raises an error, which undoes anything written),
@@ -1843,19 +2002,31 @@ walmon_store_upsert_many(const WalmonUpsert *u, int n,
 	Datum		args[2];
 	int			missing = -1;
 	uint64		written = 0;
+	Datum		records = (Datum) 0;
 	Datum		ids;
 	Datum	   *elems;
 
 	if (n == 0)
 		return -1;
 
+	store_begin(&call);
+
+	if (n > WALMON_BATCH_ONE_BY_ONE)
+	{
+		records = store_batch_records(u, n);
+		if (store_try_batch_update(u, records, n, tupstore))
+		{
+			pfree(DatumGetPointer(records));
+			store_end(&call);
+			return -1;
+		}
+	}
+
 	elems = palloc_array(Datum, n);
 	for (int i = 0; i < n; i++)
 		elems[i] = u[i].values[WALMON_ARG_SOURCE_ID];
 	ids = store_make_array(elems, NULL, n, INT4OID);
 	pfree(elems);
-
-	store_begin(&call);
 
 	/* both lists are sorted: the first element not in the result */
 	store_execute(Q_BATCH_REGISTERED, &ids, NULL, SPI_OK_SELECT);
@@ -1893,20 +2064,7 @@ walmon_store_upsert_many(const WalmonUpsert *u, int n,
 	}
 	else if (missing < 0)
 	{
-		Datum	   *values = palloc_array(Datum, n * WALMON_UPSERT_NARGS);
-		bool	   *nulls = palloc_array(bool, n * WALMON_UPSERT_NARGS);
-
-		/* one record per element, its arguments in their order */
-		for (int i = 0; i < n; i++)
-		{
-			memcpy(&values[i * WALMON_UPSERT_NARGS], u[i].values,
-				   sizeof(Datum) * WALMON_UPSERT_NARGS);
-			memcpy(&nulls[i * WALMON_UPSERT_NARGS], u[i].isnull,
-				   sizeof(bool) * WALMON_UPSERT_NARGS);
-		}
-		args[0] = store_make_records(ROWTYPE_BATCH, values, nulls, n);
-		pfree(values);
-		pfree(nulls);
+		args[0] = records;
 		args[1] = ObjectIdGetDatum(store.relids[REL_MONITOR_SEQ]);
 		written = store_execute_into(Q_BATCH_UPSERT, args, NULL,
 									 SPI_OK_INSERT_RETURNING, tupstore, NULL);
