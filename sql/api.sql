@@ -179,6 +179,33 @@ SELECT count(*) FILTER (WHERE wal_lsn = '0/40') AS written
 FROM walmon_upsert_batch((SELECT jsonb_agg(jsonb_build_object('source_id', 200 + g, 'wal_lsn', '0/40'))
                           FROM generate_series(1, 12) AS g));
 DROP TABLE bulk_ids;
+-- rows that spill to disk (past work_mem) while the UPDATE that returned
+-- them is undone: sources 1001..3000, every row but the last (then one in
+-- the middle) there before, each value a kilobyte that does not compress
+CREATE FUNCTION pg_temp.noise(id int, tag text) RETURNS text LANGUAGE sql AS
+$$SELECT tag || pg_catalog.string_agg(pg_catalog.md5(id || '.' || i), '') FROM pg_catalog.generate_series(1, 30) AS i$$;
+SELECT count(walmon_add_source('spill ' || g, NULL, 1000 + g)) FROM generate_series(1, 2000) AS g;
+SELECT count(*) FROM walmon_upsert_batch((SELECT jsonb_agg(jsonb_build_object('source_id', 1000 + g))
+                                         FROM generate_series(1, 1999) AS g));
+SET work_mem = '64kB';
+SELECT count(*) AS rows, count(*) FILTER (WHERE error_message = pg_temp.noise(source_id, 'x')) AS written,
+       pg_catalog.array_agg(source_id) = pg_catalog.array_agg(source_id ORDER BY source_id) AS ordered
+FROM walmon_upsert_batch((SELECT jsonb_agg(jsonb_build_object('source_id', 1000 + g, 'error_message', pg_temp.noise(1000 + g, 'x')))
+                          FROM generate_series(1, 2000) AS g));
+SELECT walmon_delete(2000) AS deleted;
+SELECT count(*) AS rows, count(*) FILTER (WHERE error_message = pg_temp.noise(source_id, 'y')) AS written,
+       pg_catalog.array_agg(source_id) = pg_catalog.array_agg(source_id ORDER BY source_id) AS ordered
+FROM walmon_upsert_batch((SELECT jsonb_agg(jsonb_build_object('source_id', 1000 + g, 'error_message', pg_temp.noise(1000 + g, 'y')))
+                          FROM generate_series(1, 2000) AS g));
+-- and kept
+SELECT count(*) AS rows, count(*) FILTER (WHERE error_message = pg_temp.noise(source_id, 'z')) AS written,
+       pg_catalog.array_agg(source_id) = pg_catalog.array_agg(source_id ORDER BY source_id) AS ordered
+FROM walmon_upsert_batch((SELECT jsonb_agg(jsonb_build_object('source_id', 1000 + g, 'error_message', pg_temp.noise(1000 + g, 'z')))
+                          FROM generate_series(1, 2000) AS g));
+RESET work_mem;
+SELECT count(*) AS rows, count(*) FILTER (WHERE error_message = pg_temp.noise(source_id, 'z')) AS as_returned
+FROM wal_monitor WHERE source_id > 1000;
+SELECT count(walmon_drop_source(1000 + g)) FROM generate_series(1, 2000) AS g;
 
 --
 -- walmon_delete and walmon_drop_source

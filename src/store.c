@@ -603,15 +603,15 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 	 * order of $1 (a nested loop over it, each an index probe) or of
 	 * wal_monitor's source_id index (a merge join), never in the order of
 	 * a scan of the heap.  Each row comes back as soon as it is written,
-	 * with its source_id: the first one out of turn shows that a source
-	 * before it had no row, and stops the statement there.
+	 * whole and with its source_id: the first one out of turn shows that
+	 * a source before it had no row, and stops the statement there.
 	 */
 	[Q_BATCH_UPDATE] = {
 		"UPDATE @monitor@ AS w SET"
 		UPSERT_SET_LIST("u.")
 		" FROM " BATCH_ROWS_FROM
 		" WHERE w.source_id OPERATOR(pg_catalog.=) u.source_id"
-		" RETURNING w.ctid, w.source_id",
+		" RETURNING w, w.source_id",
 		1, {RECORDARRAYOID}
 	},
 
@@ -622,7 +622,7 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 	 * cannot deadlock.  An element whose source has a row updates it with
 	 * its own id, so no sequence value is consumed ($2 is wal_monitor's
 	 * sequence); only a first row draws one.
-	 * The rows come back in the same order.
+	 * The rows come back whole, in the same order.
 	 */
 	[Q_BATCH_UPSERT] = {
 		"INSERT INTO @monitor@ AS w"
@@ -639,7 +639,7 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 		" ORDER BY u.source_id USING OPERATOR(pg_catalog.<)"
 		" ON CONFLICT ON CONSTRAINT " WALMON_UNIQUE_SOURCE " DO UPDATE SET"
 		UPSERT_SET_LIST("excluded.")
-		" RETURNING w.ctid",
+		" RETURNING w",
 		2, {RECORDARRAYOID, REGCLASSOID}
 	},
 
@@ -1608,17 +1608,22 @@ store_put_rows(Tuplestorestate *tupstore)
 
 /*
  * A DestReceiver for the statements that write rows of wal_monitor and
- * return them.  They return only the new row's ctid (RETURNING w.ctid):
- * building the executor's projection and result type of wal_monitor's two
- * dozen columns for every call cost more than everything else walmon adds
- * to the UPDATE (bench/README.md, "Profiling").  The receiver keeps the
- * ctids; once the statement is done and its executor memory is gone,
- * store_fetch_rows reads each row back from the table, as it was written
- * (a long value as the toast table holds it), and puts it into the
- * caller's tuplestore (where a batch's rows spill to disk past work_mem
- * instead of piling up in memory) or copies the one row into the caller's
- * memory context, detoasted, so that no row returned refers to the toast
- * table.
+ * return them.  The statements of one row return only the new row's ctid
+ * (RETURNING w.ctid): building the executor's projection and result type
+ * of wal_monitor's two dozen columns for every call cost more than
+ * everything else walmon adds to the UPDATE (bench/README.md,
+ * "Profiling").  The receiver keeps the ctids; once the statement is done
+ * and its executor memory is gone, store_fetch_rows reads each row back
+ * from the table, as it was written (a long value as the toast table holds
+ * it), and puts it into the caller's tuplestore or copies the one row into
+ * the caller's memory context, detoasted, so that no row returned refers
+ * to the toast table.
+ *
+ * The set-based statements of a batch return each row whole (RETURNING
+ * w, one column of wal_monitor's row type, its long values flattened into
+ * it), which the receiver puts straight into the caller's tuplestore,
+ * where a batch's rows spill to disk past work_mem instead of piling up in
+ * memory: per row, that costs a fifth of reading the row back.
  */
 typedef struct StoreRowReceiver
 {
@@ -1636,6 +1641,15 @@ typedef struct StoreRowReceiver
 	const int32 *expect;
 	uint64		nexpect;
 	bool		stopped;
+
+	/*
+	 * When set, the statement returns whole rows (RETURNING w), which go
+	 * straight into this tuplestore; no ctid is kept.  (A tuplestore that
+	 * spills to disk gives its file to the resource owner it was made
+	 * under, the caller's: undoing a subtransaction the statement ran in
+	 * does not close it.)
+	 */
+	Tuplestorestate *rows;
 } StoreRowReceiver;
 
 static bool
@@ -1643,10 +1657,10 @@ store_receive_row(TupleTableSlot *slot, DestReceiver *self)
 {
 	StoreRowReceiver *r = (StoreRowReceiver *) self;
 	bool		isnull;
-	Datum		tid = slot_getattr(slot, 1, &isnull);
+	Datum		first = slot_getattr(slot, 1, &isnull);
 
 	if (isnull)
-		elog(ERROR, "walmon statement returned no ctid");
+		elog(ERROR, "walmon statement returned no row");
 	if (r->expect != NULL)
 	{
 		Datum		source_id = slot_getattr(slot, 2, &isnull);
@@ -1665,12 +1679,17 @@ store_receive_row(TupleTableSlot *slot, DestReceiver *self)
 				(errcode(ERRCODE_CARDINALITY_VIOLATION),
 				 errmsg("walmon's table \"wal_monitor\" has more than one row for one source"),
 				 errhint("Remove the duplicates; the constraint \"" WALMON_UNIQUE_SOURCE "\" prevents them.")));
-	if (r->count >= r->size)
+	if (r->rows != NULL)
+		store_put_row(r->rows, first);
+	else
 	{
-		r->size *= 2;
-		r->tids = repalloc_huge(r->tids, r->size * sizeof(ItemPointerData));
+		if (r->count >= r->size)
+		{
+			r->size *= 2;
+			r->tids = repalloc_huge(r->tids, r->size * sizeof(ItemPointerData));
+		}
+		ItemPointerCopy((ItemPointer) DatumGetPointer(first), &r->tids[r->count]);
 	}
-	ItemPointerCopy((ItemPointer) DatumGetPointer(tid), &r->tids[r->count]);
 	r->count++;
 	return true;
 }
@@ -1681,9 +1700,10 @@ store_receiver_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
 	StoreRowReceiver *r = (StoreRowReceiver *) self;
 
 	if (typeinfo->natts != (r->expect != NULL ? 2 : 1) ||
-		TupleDescAttr(typeinfo, 0)->atttypid != TIDOID ||
+		TupleDescAttr(typeinfo, 0)->atttypid !=
+		(r->rows != NULL ? get_rel_type_id(store.relids[REL_MONITOR]) : TIDOID) ||
 		(r->expect != NULL && TupleDescAttr(typeinfo, 1)->atttypid != INT4OID))
-		elog(ERROR, "walmon statement does not return a ctid");
+		elog(ERROR, "walmon statement does not return what walmon expects");
 }
 
 static void
@@ -1766,15 +1786,27 @@ store_fetch_rows(StoreRowReceiver *r, Tuplestorestate *tupstore, Datum *row)
 }
 
 /*
- * Execute a statement that writes rows of wal_monitor and returns their
- * ctids, collecting the ctids in *receiver (single: one row at most;
- * expect: see StoreRowReceiver); returns how many rows it collected.
- * Leaves the caller's memory context current.
+ * Execute a statement that writes rows of wal_monitor and returns them,
+ * into *receiver (store_receiver_init, see StoreRowReceiver); returns how
+ * many rows it returned.  Leaves the caller's memory context current.
  */
+static void
+store_receiver_init(StoreRowReceiver *receiver, bool single)
+{
+	memset(receiver, 0, sizeof(*receiver));
+	receiver->pub.receiveSlot = store_receive_row;
+	receiver->pub.rStartup = store_receiver_startup;
+	receiver->pub.rShutdown = store_receiver_noop;
+	receiver->pub.rDestroy = store_receiver_noop;
+	receiver->pub.mydest = DestNone;
+	receiver->single = single;
+	receiver->size = 8;
+	receiver->tids = palloc_array(ItemPointerData, receiver->size);
+}
+
 static uint64
 store_execute_tids(WalmonQuery q, Datum *values, const bool *isnull,
-				   int expected, bool single, const int32 *expect,
-				   uint64 nexpect, StoreRowReceiver *receiver)
+				   int expected, StoreRowReceiver *receiver)
 {
 	const WalmonQueryDef *def = &walmon_queries[q];
 	MemoryContext caller = CurrentMemoryContext;
@@ -1791,18 +1823,6 @@ store_execute_tids(WalmonQuery q, Datum *values, const bool *isnull,
 		p->pflags = PARAM_FLAG_CONST;
 		p->ptype = def->argtypes[i];
 	}
-
-	memset(receiver, 0, sizeof(*receiver));
-	receiver->pub.receiveSlot = store_receive_row;
-	receiver->pub.rStartup = store_receiver_startup;
-	receiver->pub.rShutdown = store_receiver_noop;
-	receiver->pub.rDestroy = store_receiver_noop;
-	receiver->pub.mydest = DestNone;
-	receiver->single = single;
-	receiver->expect = expect;
-	receiver->nexpect = nexpect;
-	receiver->size = 8;
-	receiver->tids = palloc_array(ItemPointerData, receiver->size);
 
 	memset(&options, 0, sizeof(options));
 	options.params = params;
@@ -1836,8 +1856,8 @@ store_execute_into(WalmonQuery q, Datum *values, const bool *isnull,
 {
 	StoreRowReceiver receiver;
 
-	(void) store_execute_tids(q, values, isnull, expected, tupstore == NULL,
-							  NULL, 0, &receiver);
+	store_receiver_init(&receiver, tupstore == NULL);
+	(void) store_execute_tids(q, values, isnull, expected, &receiver);
 	store_fetch_rows(&receiver, tupstore, row);
 	pfree(receiver.tids);
 	return receiver.count;
@@ -1938,6 +1958,10 @@ store_try_batch_update(const WalmonUpsert *u, Datum records, int n,
 
 	for (int i = 0; i < n; i++)
 		expect[i] = DatumGetInt32(u[i].values[WALMON_ARG_SOURCE_ID]);
+	store_receiver_init(&receiver, false);
+	receiver.expect = expect;
+	receiver.nexpect = n;
+	receiver.rows = tupstore;
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcontext);
@@ -1951,9 +1975,8 @@ store_try_batch_update(const WalmonUpsert *u, Datum records, int n,
 		(void) set_config_option("enable_seqscan", "off", PGC_USERSET,
 								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 		all = store_execute_tids(Q_BATCH_UPDATE, &records, NULL,
-								 SPI_OK_UPDATE_RETURNING, false, expect, n,
-								 &receiver) == (uint64) n &&
-			!receiver.stopped;
+								 SPI_OK_UPDATE_RETURNING, &receiver) ==
+			(uint64) n && !receiver.stopped;
 		AtEOXact_GUC(true, nestlevel);
 		if (all)
 			ReleaseCurrentSubTransaction();
@@ -1973,8 +1996,9 @@ store_try_batch_update(const WalmonUpsert *u, Datum records, int n,
 	}
 	PG_END_TRY();
 
-	if (all)
-		store_fetch_rows(&receiver, tupstore, NULL);
+	/* the rows of an UPDATE undone */
+	if (!all)
+		tuplestore_clear(tupstore);
 	pfree(receiver.tids);
 	pfree(expect);
 	return all;
@@ -2064,10 +2088,15 @@ walmon_store_upsert_many(const WalmonUpsert *u, int n,
 	}
 	else if (missing < 0)
 	{
+		StoreRowReceiver receiver;
+
 		args[0] = records;
 		args[1] = ObjectIdGetDatum(store.relids[REL_MONITOR_SEQ]);
-		written = store_execute_into(Q_BATCH_UPSERT, args, NULL,
-									 SPI_OK_INSERT_RETURNING, tupstore, NULL);
+		store_receiver_init(&receiver, false);
+		receiver.rows = tupstore;
+		written = store_execute_tids(Q_BATCH_UPSERT, args, NULL,
+									 SPI_OK_INSERT_RETURNING, &receiver);
+		pfree(receiver.tids);
 		pfree(DatumGetPointer(args[0]));
 
 		/* a source dropped meanwhile: find which (the error undoes all) */
