@@ -598,11 +598,11 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 	 * first): one UPDATE, which neither looks for a conflict nor locks a
 	 * row before updating it, nor draws or looks up an id.  It must take
 	 * its row locks in source_id order (see Q_BATCH_UPSERT): $1 is sorted
-	 * by source_id, and the plan is made with hash joins and sequential
-	 * scans off (store_try_batch_update), so the rows are reached in the
-	 * order of $1 (a nested loop over it, each an index probe) or of
-	 * wal_monitor's source_id index (a merge join), never in the order of
-	 * a scan of the heap.  Each row comes back as soon as it is written,
+	 * by source_id, and the plan is made with nested loops only and
+	 * sequential scans off (store_try_batch_update), so the rows are
+	 * reached in the order of $1 (a nested loop over it, each an index
+	 * probe), never in the order of a scan of the heap or of a join's hash
+	 * table.  Each row comes back as soon as it is written,
 	 * whole and with its source_id: the first one out of turn shows that
 	 * a source before it had no row, and stops the statement there.
 	 */
@@ -1785,11 +1785,7 @@ store_fetch_rows(StoreRowReceiver *r, Tuplestorestate *tupstore, Datum *row)
 	}
 }
 
-/*
- * Execute a statement that writes rows of wal_monitor and returns them,
- * into *receiver (store_receiver_init, see StoreRowReceiver); returns how
- * many rows it returned.  Leaves the caller's memory context current.
- */
+/* A receiver of ctids (single: of one row at most); see StoreRowReceiver */
 static void
 store_receiver_init(StoreRowReceiver *receiver, bool single)
 {
@@ -1804,8 +1800,13 @@ store_receiver_init(StoreRowReceiver *receiver, bool single)
 	receiver->tids = palloc_array(ItemPointerData, receiver->size);
 }
 
+/*
+ * Execute a statement that writes rows of wal_monitor and returns them,
+ * into *receiver (store_receiver_init, then its options); returns how many
+ * rows it received.  Leaves the caller's memory context current.
+ */
 static uint64
-store_execute_tids(WalmonQuery q, Datum *values, const bool *isnull,
+store_execute_rows(WalmonQuery q, Datum *values, const bool *isnull,
 				   int expected, StoreRowReceiver *receiver)
 {
 	const WalmonQueryDef *def = &walmon_queries[q];
@@ -1857,7 +1858,7 @@ store_execute_into(WalmonQuery q, Datum *values, const bool *isnull,
 	StoreRowReceiver receiver;
 
 	store_receiver_init(&receiver, tupstore == NULL);
-	(void) store_execute_tids(q, values, isnull, expected, &receiver);
+	(void) store_execute_rows(q, values, isnull, expected, &receiver);
 	store_fetch_rows(&receiver, tupstore, row);
 	pfree(receiver.tids);
 	return receiver.count;
@@ -1937,7 +1938,7 @@ store_batch_records(const WalmonUpsert *u, int n)
  * A batch of n elements (u[] and its records, sorted by source_id) whose
  * sources all have their row: one UPDATE (Q_BATCH_UPDATE), in a
  * subtransaction.  When it updated every row, keeps it, puts the rows
- * into tupstore and returns true.  When a row is missing (a source's first
+ * into tupstore (empty before) and returns true.  When a row is missing (a source's first
  * element, a row deleted meanwhile, or one another transaction is
  * inserting), the UPDATE stops at the next row it writes, and is undone,
  * which gives its row locks back; returns false.  The caller then writes
@@ -1946,6 +1947,14 @@ store_batch_records(const WalmonUpsert *u, int n)
  * while it holds a lock on a row after a missing one: it would have waited
  * at the missing one's key first.
  */
+static const char *const store_batch_update_plan[][2] = {
+	{"enable_hashjoin", "off"},
+	{"enable_mergejoin", "off"},
+	{"enable_nestloop", "on"},
+	{"enable_seqscan", "off"},
+	{"enable_indexscan", "on"},
+};
+
 static bool
 store_try_batch_update(const WalmonUpsert *u, Datum records, int n,
 					   Tuplestorestate *tupstore)
@@ -1969,12 +1978,20 @@ store_try_batch_update(const WalmonUpsert *u, Datum records, int n,
 	{
 		int			nestlevel = NewGUCNestLevel();
 
-		/* the plan, whenever it is made, reaches the rows in order */
-		(void) set_config_option("enable_hashjoin", "off", PGC_USERSET,
-								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-		(void) set_config_option("enable_seqscan", "off", PGC_USERSET,
-								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-		all = store_execute_tids(Q_BATCH_UPDATE, &records, NULL,
+		/*
+		 * The plan, whenever it is made, is a nested loop over $1 (whatever
+		 * the session's own planner settings): no hash join, no merge join
+		 * (which an index scanned backwards could make descending), no
+		 * sequential scan of wal_monitor as the outer side.  (The stop at
+		 * the first row out of turn keeps the order with any plan, by
+		 * giving up at once; this keeps the one UPDATE from giving up.)
+		 */
+		for (int i = 0; i < (int) lengthof(store_batch_update_plan); i++)
+			(void) set_config_option(store_batch_update_plan[i][0],
+									 store_batch_update_plan[i][1],
+									 PGC_USERSET, PGC_S_SESSION,
+									 GUC_ACTION_SAVE, true, 0, false);
+		all = store_execute_rows(Q_BATCH_UPDATE, &records, NULL,
 								 SPI_OK_UPDATE_RETURNING, &receiver) ==
 			(uint64) n && !receiver.stopped;
 		AtEOXact_GUC(true, nestlevel);
@@ -2094,7 +2111,7 @@ walmon_store_upsert_many(const WalmonUpsert *u, int n,
 		args[1] = ObjectIdGetDatum(store.relids[REL_MONITOR_SEQ]);
 		store_receiver_init(&receiver, false);
 		receiver.rows = tupstore;
-		written = store_execute_tids(Q_BATCH_UPSERT, args, NULL,
+		written = store_execute_rows(Q_BATCH_UPSERT, args, NULL,
 									 SPI_OK_INSERT_RETURNING, &receiver);
 		pfree(receiver.tids);
 		pfree(DatumGetPointer(args[0]));
