@@ -39,7 +39,9 @@ walmon_install_package_deps() {
 	local want=()
 	command -v dpkg-buildpackage >/dev/null || want+=(dpkg-dev)
 	command -v dh >/dev/null || want+=(debhelper)
-	command -v pg_buildext >/dev/null || want+=(postgresql-server-dev-all)
+	# (pg_buildext alone does not show it: postgresql-common ships that too)
+	[ "$(dpkg-query -W -f='${db:Status-Status}' postgresql-server-dev-all 2>/dev/null)" = installed ] ||
+		want+=(postgresql-server-dev-all)
 	command -v pg_virtualenv >/dev/null || want+=(postgresql-common)
 	[ "$(dpkg-query -W -f='${db:Status-Status}' build-essential 2>/dev/null)" = installed ] ||
 		want+=(build-essential)
