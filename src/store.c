@@ -1934,19 +1934,7 @@ store_batch_records(const WalmonUpsert *u, int n)
 	return records;
 }
 
-/*
- * A batch of n elements (u[] and its records, sorted by source_id) whose
- * sources all have their row: one UPDATE (Q_BATCH_UPDATE), in a
- * subtransaction.  When it updated every row, keeps it, puts the rows
- * into tupstore (empty before) and returns true.  When a row is missing (a source's first
- * element, a row deleted meanwhile, or one another transaction is
- * inserting), the UPDATE stops at the next row it writes, and is undone,
- * which gives its row locks back; returns false.  The caller then writes
- * the batch the general way, which takes every lock and every new key in
- * one pass in source_id order.  So a batch never waits for a row lock
- * while it holds a lock on a row after a missing one: it would have waited
- * at the missing one's key first.
- */
+/* the planner settings Q_BATCH_UPDATE is planned with */
 static const char *const store_batch_update_plan[][2] = {
 	{"enable_hashjoin", "off"},
 	{"enable_mergejoin", "off"},
@@ -1955,6 +1943,20 @@ static const char *const store_batch_update_plan[][2] = {
 	{"enable_indexscan", "on"},
 };
 
+/*
+ * A batch of n elements (u[] and its records, sorted by source_id) whose
+ * sources all have their row: one UPDATE (Q_BATCH_UPDATE), in a
+ * subtransaction.  When it updated every row, keeps it, puts the rows into
+ * tupstore (empty before) and returns true.  When a row is missing (a
+ * source's first element, a row deleted meanwhile, or one another
+ * transaction is inserting), the UPDATE stops at the next row it writes
+ * and is undone, which gives its row locks back; returns false.  The
+ * caller then writes the batch the general way, which takes every lock and
+ * every new key in one pass in source_id order.  The rows the UPDATE holds
+ * are always the first of the batch's sources, in order, so any lock it
+ * waits for is on a row after every row it holds: source_id order, as the
+ * general way takes them.
+ */
 static bool
 store_try_batch_update(const WalmonUpsert *u, Datum records, int n,
 					   Tuplestorestate *tupstore)
