@@ -193,12 +193,12 @@ ALTER TABLE @extschema@.wal_monitor
 	ALTER COLUMN wal_position TYPE @extschema@.walmon_nonnegative_bytes,
 	ALTER COLUMN replication_lag_bytes TYPE @extschema@.walmon_nonnegative_bytes;
 
--- (no WHEN clause any more: PostgreSQL parses and prepares a trigger's WHEN
--- for every statement, which cost more than the trigger function's own
--- comparison of the two statuses)
+-- the same trigger as 1.0's, on the domain (its WHEN clause named the column
+-- whose type changed)
 CREATE TRIGGER walmon_history_update
 	AFTER UPDATE OF status ON @extschema@.wal_monitor
 	FOR EACH ROW
+	WHEN (OLD.status IS DISTINCT FROM NEW.status)
 	EXECUTE FUNCTION @extschema@.walmon_history_trigger();
 
 --

@@ -56,6 +56,27 @@ FROM pg_stat_xact_user_tables WHERE relname = 'wal_monitor';
 COMMIT;
 SELECT count(*) - (SELECT history_rows FROM n) AS new_history_rows FROM wal_monitor_history;
 
+-- an upsert that keeps the status still writes every other column (its
+-- statement does not assign status: store.c, Q_UPSERT_KEEP) and records
+-- nothing; one whose row a plain UPDATE has changed sets its status back,
+-- and that is recorded
+SELECT count(*) AS history_rows INTO TEMP m FROM wal_monitor_history;
+SELECT wal_lsn, wal_position, last_wal_received, last_transaction_time,
+       replication_slot_name, replication_lag_bytes, status, error_message,
+       updated_at = now() AS updated_now
+FROM walmon_upsert(1, '0/50', 77, '2026-02-01 00:00:00+00', '2026-02-02 00:00:00+00',
+                   'slot_x', 9, 'ERROR', 'lagging more');
+UPDATE wal_monitor SET status = 'IDLE' WHERE source_id = 1;
+SELECT wal_lsn, status, error_message FROM walmon_upsert(1, '0/60', status => 'ERROR', error_message => 'lagging again');
+-- the plain UPDATE's row and the second upsert's, none of the first's
+SELECT old_status, new_status, error_message, wal_lsn FROM wal_monitor_history
+ORDER BY id OFFSET (SELECT history_rows FROM m);
+
+-- the update trigger is considered only when status is assigned, and then
+-- queues an event only for a change
+SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger
+WHERE tgrelid = 'wal_monitor'::regclass AND NOT tgisinternal ORDER BY tgname;
+
 -- the trigger function refuses to be used for anything else
 CREATE TABLE misuse (status text);
 CREATE TRIGGER misuse BEFORE INSERT ON misuse FOR EACH ROW EXECUTE FUNCTION walmon_history_trigger();

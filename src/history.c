@@ -6,11 +6,16 @@
  *		the worker, a plain UPDATE), appends one history row and sends
  *		NOTIFY walmon with a JSON payload.
  *
- * The common case is an update that keeps the status: this function
- * compares the two and returns at once.  (walmon 1.0's trigger had WHEN
- * (OLD.status IS DISTINCT FROM NEW.status), which PostgreSQL reads back
- * from its stored text and prepares for every statement: it cost more than
- * the comparison here; see bench/README.md, "Profiling".)  The INSERT
+ * The common case is an update that keeps the status.  The trigger's WHEN
+ * (OLD.status IS DISTINCT FROM NEW.status) keeps such a row from queueing
+ * an event at all; PostgreSQL reads that clause back from its stored text
+ * and prepares it once per statement, which a statement of many rows (a
+ * batch, a refresh cycle) repays at once.  walmon's own single upsert
+ * does not pay it either: when the status stays, its UPDATE does not
+ * assign status, so the trigger is not considered (store.c,
+ * Q_UPSERT_KEEP; bench/README.md, "Profiling").  This function still
+ * compares the two statuses, in case the trigger was recreated without
+ * its WHEN clause: an update that keeps the status records nothing.  The INSERT
  * trigger fires only for rows created now, so a restore (pg_restore loads
  * rows that carry their original created_at) records nothing and alerts
  * no one.  NOTIFY is transactional: the alert is delivered at commit and

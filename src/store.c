@@ -258,6 +258,7 @@ static const StoreColumnSpec store_columns[] = {
  */
 typedef enum WalmonQuery
 {
+	Q_UPSERT_KEEP,
 	Q_UPSERT_UPDATE,
 	Q_UPSERT_INSERT,
 	Q_STATUS_ONE,
@@ -413,7 +414,28 @@ static const WalmonQueryDef walmon_queries[WALMON_NUM_QUERIES] = {
 	 * An upsert first updates the existing row: that path, taken by every
 	 * call but a source's first, consumes no sequence value (INSERT ... ON
 	 * CONFLICT would evaluate the id default before finding the conflict).
+	 *
+	 * Most calls keep the row's status.  Such a call writes every column
+	 * but status, and only while the row's status is the one given: a
+	 * statement that does not assign status does not fire the history
+	 * trigger (AFTER UPDATE OF status), so the common call queues no
+	 * trigger event and prepares no WHEN clause.  A row whose status
+	 * differs, or that a concurrent transaction has just changed (the
+	 * recheck of the updated row version fails), is left to
+	 * Q_UPSERT_UPDATE, which assigns status and so records the change.
 	 */
+	[Q_UPSERT_KEEP] = {
+		"UPDATE @monitor@ AS w SET"
+		" wal_lsn = $2, wal_position = $3, last_wal_received = $4,"
+		" last_transaction_time = $5, replication_slot_name = $6,"
+		" replication_lag_bytes = $7, error_message = $9,"
+		" updated_at = pg_catalog.now()"
+		" WHERE w.source_id OPERATOR(pg_catalog.=) $1"
+		" AND w.status OPERATOR(pg_catalog.=) $8"
+		" RETURNING w.ctid",
+		WALMON_UPSERT_NARGS, UPSERT_ARGTYPES
+	},
+
 	[Q_UPSERT_UPDATE] = {
 		"UPDATE @monitor@ AS w SET"
 		" wal_lsn = $2, wal_position = $3, last_wal_received = $4,"
@@ -1879,6 +1901,9 @@ store_upsert_one(const WalmonUpsert *u, Tuplestorestate *tupstore, Datum *row)
 {
 	Datum	   *values = (Datum *) u->values;
 
+	if (store_execute_into(Q_UPSERT_KEEP, values, u->isnull,
+						   SPI_OK_UPDATE_RETURNING, tupstore, row) > 0)
+		return 1;
 	if (store_execute_into(Q_UPSERT_UPDATE, values, u->isnull,
 						   SPI_OK_UPDATE_RETURNING, tupstore, row) > 0)
 		return 1;
