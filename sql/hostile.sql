@@ -75,6 +75,12 @@ INSERT INTO bad (stmt, expect) VALUES
 	($$SELECT walmon_upsert_batch('[{"source_id": " 1"}]')$$, '00000'),
 	($$SELECT walmon_upsert_batch('[{"source_id": 1, "wal_position": 9223372036854775808}]')$$, '22003'),
 	($$SELECT walmon_upsert_batch('[{"source_id": 1, "wal_lsn": "FFFFFFFF/FFFFFFFF"}]')$$, '22003'),
+	($$SELECT walmon_upsert_batch('[{"source_id": 2.0}]')$$, '22P02'),
+	($$SELECT walmon_upsert_batch('[{"source_id": 2147483648}]')$$, '22003'),
+	($$SELECT walmon_upsert_batch('[{"source_id": -2147483649}]')$$, '22003'),
+	($$SELECT walmon_upsert_batch('[{"source_id": 1, "replication_lag_bytes": 5.0}]')$$, '22P02'),
+	($$SELECT walmon_upsert_batch('[{"source_id": 1, "replication_lag_bytes": -1}]')$$, '22023'),
+	($$SELECT walmon_upsert_batch('[{"source_id": 1, "wal_position": 1e19}]')$$, '22003'),
 	($$SELECT walmon_upsert_batch('[{"source_id": 1, "status": ""}]')$$, '22023'),
 	($$SELECT walmon_upsert_batch('[{"source_id": 1, "last_transaction_time": "2026-13-45"}]')$$, '22008'),
 	($$SELECT walmon_upsert_batch('[{"source_id": 1, "error_message": {"a": [1, {"b": null}]}}]')$$, '22023'),
@@ -113,6 +119,12 @@ SELECT walmon_add_source('long-slot', repeat('s', 100)) AS id \gset
 SELECT slot_name, length(slot_name) FROM walmon_source WHERE id = :id;
 -- integer strings in a batch are read like SQL integers
 SELECT source_id FROM walmon_upsert_batch('[{"source_id": " 1"}]');
+-- JSON numbers without a fraction, in any notation, and byte counts beyond
+-- an int4
+SELECT source_id, wal_position, replication_lag_bytes
+FROM walmon_upsert_batch('[{"source_id": 1e0, "wal_position": 5e9, "replication_lag_bytes": 3000000000}]');
+SELECT source_id, wal_position, replication_lag_bytes
+FROM walmon_upsert_batch('[{"source_id": 0.01e2, "wal_position": -0, "replication_lag_bytes": 2147483647}]');
 -- the largest values
 SELECT wal_lsn, wal_position, replication_lag_bytes
 FROM walmon_upsert(1, 'FFFFFFFF/FFFFFFFF', 9223372036854775807, replication_lag_bytes => 9223372036854775807);

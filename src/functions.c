@@ -27,6 +27,7 @@
 #include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 #include "utils/pg_lsn.h"
 #include "utils/timestamp.h"
 
@@ -61,7 +62,8 @@ static void walmon_report_unregistered(int32 source_id, int element);
 static Datum walmon_check_status(Datum status);
 static void walmon_complete_upsert(WalmonUpsert *u);
 static Tuplestorestate *walmon_materialize(FunctionCallInfo fcinfo);
-static void walmon_parse_element(JsonbValue *elem, WalmonUpsert *u);
+static void walmon_parse_element(JsonbValue *elem, Datum default_status,
+								 WalmonUpsert *u);
 static int	walmon_cmp_pos(const void *a, const void *b, void *arg);
 
 /*
@@ -114,22 +116,29 @@ walmon_clip(const char *value)
 
 /*
  * Check a status (any letter case) and return it upper-cased, as a text
- * datum.  NULL is rejected by the caller.
+ * datum: the one given when it is already so.  NULL is rejected by the
+ * caller.
  */
 static Datum
 walmon_check_status(Datum status)
 {
 	static const char *const valid[] = {"ACTIVE", "IDLE", "ERROR"};
-	char	   *value = TextDatumGetCString(status);
+	text	   *t = DatumGetTextPP(status);
+	const char *value = VARDATA_ANY(t);
+	int			len = VARSIZE_ANY_EXHDR(t);
 
 	for (int i = 0; i < (int) lengthof(valid); i++)
 	{
-		if (pg_strcasecmp(value, valid[i]) == 0)
-			return CStringGetTextDatum(valid[i]);
+		if (len != (int) strlen(valid[i]) ||
+			pg_strncasecmp(value, valid[i], len) != 0)
+			continue;
+		if (memcmp(value, valid[i], len) == 0)
+			return PointerGetDatum(t);
+		return CStringGetTextDatum(valid[i]);
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid status \"%s\"", walmon_clip(value)),
+			 errmsg("invalid status \"%s\"", walmon_clip(text_to_cstring(t))),
 			 errdetail("Status must be one of ACTIVE, IDLE or ERROR, in any letter case.")));
 	pg_unreachable();
 }
@@ -273,20 +282,45 @@ walmon_upsert(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Whether num is an integer written without a fraction that fits an int4;
+ * sets *result to it when so.  (A JSON number is never NaN nor infinite,
+ * but a jsonb built in SQL could hold one.)
+ */
+static bool
+walmon_numeric_int4(Numeric num, int32 *result)
+{
+	bool		error = false;
+
+	if (numeric_is_nan(num) || numeric_is_inf(num) ||
+		DatumGetInt32(DirectFunctionCall1(numeric_scale,
+										  NumericGetDatum(num))) != 0)
+		return false;
+	*result = numeric_int4_opt_error(num, &error);
+	return !error;
+}
+
+/*
  * One element of walmon_upsert_batch's array, parsed into u.  Keys are
  * walmon_upsert's argument names; a key left out takes the argument's
  * default.  Values are converted with the types' own input functions, so a
  * malformed LSN or timestamp fails exactly as it would in walmon_upsert.
  */
 static void
-walmon_parse_element(JsonbValue *elem, WalmonUpsert *u)
+walmon_parse_element(JsonbValue *elem, Datum default_status, WalmonUpsert *u)
 {
+	static int	argname_len[WALMON_UPSERT_NARGS];
 	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken tok;
 
+	if (argname_len[0] == 0)
+	{
+		for (int arg = 0; arg < WALMON_UPSERT_NARGS; arg++)
+			argname_len[arg] = strlen(walmon_upsert_argnames[arg]);
+	}
+
 	memset(u->isnull, true, sizeof(u->isnull));
-	u->values[WALMON_ARG_STATUS] = CStringGetTextDatum("ACTIVE");
+	u->values[WALMON_ARG_STATUS] = default_status;
 	u->isnull[WALMON_ARG_STATUS] = false;
 
 	if (elem->type != jbvBinary || !JsonContainerIsObject(elem->val.binary.data))
@@ -298,22 +332,26 @@ walmon_parse_element(JsonbValue *elem, WalmonUpsert *u)
 	it = JsonbIteratorInit(elem->val.binary.data);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
-		char	   *key;
+		const char *keyval;
+		int			keylen;
 		int			arg;
 		char	   *str;
 
 		if (tok != WJB_KEY)
 			continue;
-		key = pnstrdup(v.val.string.val, v.val.string.len);
+		keyval = v.val.string.val;
+		keylen = v.val.string.len;
 		for (arg = 0; arg < WALMON_UPSERT_NARGS; arg++)
 		{
-			if (strcmp(key, walmon_upsert_argnames[arg]) == 0)
+			if (keylen == argname_len[arg] &&
+				memcmp(keyval, walmon_upsert_argnames[arg], keylen) == 0)
 				break;
 		}
 		if (arg == WALMON_UPSERT_NARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown key \"%s\"", walmon_clip(key)),
+					 errmsg("unknown key \"%s\"",
+							walmon_clip(pnstrdup(keyval, keylen))),
 					 errhint("Keys are walmon_upsert's argument names, such as source_id, wal_lsn and status.")));
 
 		if (JsonbIteratorNext(&it, &v, true) != WJB_VALUE)
@@ -342,14 +380,32 @@ walmon_parse_element(JsonbValue *elem, WalmonUpsert *u)
 			(arg == WALMON_ARG_SOURCE_ID ||
 			 arg == WALMON_ARG_WAL_POSITION ||
 			 arg == WALMON_ARG_REPLICATION_LAG_BYTES))
+		{
+			int32		i4;
+
+			/*
+			 * A number written without a fraction that fits an int4 (every
+			 * source_id, most byte counts) is taken as is; any other goes
+			 * through its text and the type's input function, so that 1.5
+			 * or a number too large fails as the same text would.
+			 */
+			if (walmon_numeric_int4(v.val.numeric, &i4))
+			{
+				u->values[arg] = (arg == WALMON_ARG_SOURCE_ID) ?
+					Int32GetDatum(i4) : Int64GetDatum((int64) i4);
+				u->isnull[arg] = false;
+				continue;
+			}
 			str = DatumGetCString(DirectFunctionCall1(numeric_out,
 													  NumericGetDatum(v.val.numeric)));
+		}
 		else if (v.type == jbvString)
 			str = pnstrdup(v.val.string.val, v.val.string.len);
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("key \"%s\" has a value of the wrong type", key),
+					 errmsg("key \"%s\" has a value of the wrong type",
+							walmon_upsert_argnames[arg]),
 					 errdetail("The value is a JSON %s; %s.", JsonbTypeName(&v),
 							   (arg == WALMON_ARG_SOURCE_ID ||
 								arg == WALMON_ARG_WAL_POSITION ||
@@ -428,6 +484,8 @@ walmon_upsert_batch(PG_FUNCTION_ARGS)
 	Tuplestorestate *tupstore;
 	MemoryContext batchcxt;
 	MemoryContext oldcxt;
+	Datum		default_status;
+	JsonbIterator *it;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -453,15 +511,26 @@ walmon_upsert_batch(PG_FUNCTION_ARGS)
 
 	n = JB_ROOT_COUNT(monitors);
 	u = palloc_array(WalmonUpsert, Max(n, 1));
+	default_status = CStringGetTextDatum("ACTIVE");
+	it = JsonbIteratorInit(&monitors->root);
 	for (int i = 0; i < n; i++)
 	{
 		MemoryContext oldcontext = CurrentMemoryContext;
+		JsonbValue	elem;
 
+		/* the array's elements in turn, objects left whole (jbvBinary) */
+		for (;;)
+		{
+			JsonbIteratorToken tok = JsonbIteratorNext(&it, &elem, true);
+
+			if (tok == WJB_ELEM)
+				break;
+			if (tok == WJB_DONE)
+				elog(ERROR, "jsonb array has fewer elements than its count");
+		}
 		PG_TRY();
 		{
-			JsonbValue *elem = getIthJsonbValueFromContainer(&monitors->root, i);
-
-			walmon_parse_element(elem, &u[i]);
+			walmon_parse_element(&elem, default_status, &u[i]);
 			walmon_complete_upsert(&u[i]);
 		}
 		PG_CATCH();
