@@ -15,11 +15,12 @@
  * assign status, so the trigger is not considered (store.c,
  * Q_UPSERT_KEEP; bench/README.md, "Profiling").  This function still
  * compares the two statuses, in case the trigger was recreated without
- * its WHEN clause: an update that keeps the status records nothing.  The INSERT
- * trigger fires only for rows created now, so a restore (pg_restore loads
- * rows that carry their original created_at) records nothing and alerts
- * no one.  NOTIFY is transactional: the alert is delivered at commit and
- * never for a change that rolls back.
+ * its WHEN clause: an update that keeps the status records nothing.
+ *
+ * The INSERT trigger fires only for rows created now, so a restore
+ * (pg_restore loads rows that carry their original created_at) records
+ * nothing and alerts no one.  NOTIFY is transactional: the alert is
+ * delivered at commit and never for a change that rolls back.
  *
  * Copyright (c) 2026, walmon developers
  *
