@@ -72,6 +72,24 @@ SELECT wal_lsn, status, error_message FROM walmon_upsert(1, '0/60', status => 'E
 SELECT old_status, new_status, error_message, wal_lsn FROM wal_monitor_history
 ORDER BY id OFFSET (SELECT history_rows FROM m);
 
+-- a DBA's BEFORE UPDATE trigger that changes the status: walmon_upsert then
+-- assigns status on every call, so the change is recorded (a statement that
+-- does not assign status would not fire the UPDATE OF status trigger); and
+-- without it, the keeping statement again
+CREATE FUNCTION pg_temp.lag_is_error() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.replication_lag_bytes > 1000 THEN NEW.status := 'ERROR'; END IF;
+	RETURN NEW;
+END $$;
+SELECT status FROM walmon_upsert(1, '0/70', status => 'ACTIVE', replication_lag_bytes => 0);
+CREATE TRIGGER lag_is_error BEFORE UPDATE ON wal_monitor
+	FOR EACH ROW EXECUTE FUNCTION pg_temp.lag_is_error();
+SELECT status FROM walmon_upsert(1, '0/71', status => 'ACTIVE', replication_lag_bytes => 5000);
+DROP TRIGGER lag_is_error ON wal_monitor;
+SELECT status FROM walmon_upsert(1, '0/72', status => 'ERROR', replication_lag_bytes => 5000);
+SELECT old_status, new_status, wal_lsn FROM wal_monitor_history
+ORDER BY id DESC LIMIT 2;
+
 -- the update trigger is considered only when status is assigned, and then
 -- queues an event only for a change
 SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger

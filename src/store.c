@@ -950,6 +950,9 @@ typedef struct WalmonStore
 	char	   *relnames[WALMON_NUM_RELS];	/* qualified, quoted */
 	WalmonMonitorLayout layout;
 	SPIPlanPtr	plans[WALMON_NUM_QUERIES];
+	/* whether upserts may keep a status unassigned (store_upsert_one) */
+	bool		keep_checked;
+	bool		keep_status;
 	List	   *retired;		/* replaced plans, freed at transaction end */
 	/* the files of walmon's tables, their indexes and toast (walend.c) */
 	bool		nodes_valid;
@@ -1270,6 +1273,7 @@ store_bind(Oid extoid)
 
 	store.layout.relid = relids[REL_MONITOR];
 	store.nodes_valid = false;
+	store.keep_checked = false;
 	store.extoid = extoid;
 	store.owner = owner;
 	store.version = version;
@@ -1901,7 +1905,25 @@ store_upsert_one(const WalmonUpsert *u, Tuplestorestate *tupstore, Datum *row)
 {
 	Datum	   *values = (Datum *) u->values;
 
-	if (store_execute_into(Q_UPSERT_KEEP, values, u->isnull,
+	/*
+	 * A BEFORE UPDATE row trigger on wal_monitor (a DBA's own) may change
+	 * the status of a row that Q_UPSERT_KEEP writes, and PostgreSQL does not
+	 * consider an UPDATE OF status trigger for a statement that does not
+	 * assign status: that change would go unrecorded.  With such a trigger
+	 * every upsert assigns status.  Checked once per binding (creating a
+	 * trigger invalidates it), under the lock the UPDATE takes anyway.
+	 */
+	if (!store.keep_checked)
+	{
+		Relation	rel = table_open(store.relids[REL_MONITOR], RowExclusiveLock);
+
+		store.keep_status = rel->trigdesc == NULL ||
+			!rel->trigdesc->trig_update_before_row;
+		table_close(rel, NoLock);
+		store.keep_checked = true;
+	}
+	if (store.keep_status &&
+		store_execute_into(Q_UPSERT_KEEP, values, u->isnull,
 						   SPI_OK_UPDATE_RETURNING, tupstore, row) > 0)
 		return 1;
 	if (store_execute_into(Q_UPSERT_UPDATE, values, u->isnull,
