@@ -15,7 +15,8 @@
 #   BENCH_SECONDS       seconds per measurement (10)
 #   BENCH_ROUNDS        rounds of each comparison; contenders alternate
 #                       within a round and their order reverses from one
-#                       round to the next (2)
+#                       round to the next (2; twice that at GOAL_CLIENTS
+#                       clients and in the batch section)
 #   BENCH_CLIENTS       client counts of the throughput matrix ("1 2 4 8")
 #   BENCH_UPSERTS       upserts before the HOT ratio and table sizes (1000000)
 #   BENCH_IDLE_SECONDS  length of the idle-WAL window (60)
@@ -513,6 +514,8 @@ done
 #    INSERT ... SELECT FROM unnest(...) ON CONFLICT a skilled user would
 #    write instead, one connection, alternating.  Rows per second = tps ×
 #    rows per call.  Every source has its row first, so all three update.
+#    A goal is read from these cells: twice the rounds, like the
+#    GOAL_CLIENTS cells of the throughput table.
 
 say "batch: walmon_upsert_batch of $BATCH_SIZE, single walmon_upsert and set-based raw SQL, 1 connection"
 q "SELECT count(*) FROM walmon_upsert_batch((SELECT jsonb_agg(jsonb_build_object('source_id', g, 'wal_lsn', '0/1A2B3C4D'))
@@ -522,7 +525,7 @@ batch_csv=$results/batch.csv
 echo "synchronous_commit,contender,round,rows_per_s,rows,ids_used" >"$batch_csv"
 for sync in on off; do
 	line="sync=$sync:"
-	for ((round = 1; round <= BENCH_ROUNDS; round++)); do
+	for ((round = 1; round <= 2 * BENCH_ROUNDS; round++)); do
 		order=("${batch_contenders[@]}")
 		((round % 2 == 0)) && mapfile -t order < <(reversed "${batch_contenders[@]}")
 		for c in "${order[@]}"; do
@@ -918,7 +921,7 @@ report=$results/results.md
 	echo
 	echo "## Batch"
 	echo
-	echo "Rows per second on one connection, every row an update: one walmon_upsert_batch call of $BATCH_SIZE elements (sources 1..$BATCH_SIZE, shuffled) per transaction; one walmon_upsert call per transaction on the same sources; one set-based \`INSERT ... SELECT FROM unnest(\$1::integer[], ...) ORDER BY source_id ON CONFLICT ... DO UPDATE ... RETURNING *\` of $BATCH_SIZE rows per transaction (\`bench/sql/raw_batch_upsert.sql\`), alternating."
+	echo "Rows per second on one connection, every row an update: one walmon_upsert_batch call of $BATCH_SIZE elements (sources 1..$BATCH_SIZE, shuffled) per transaction; one walmon_upsert call per transaction on the same sources; one set-based \`INSERT ... SELECT FROM unnest(\$1::integer[], ...) ORDER BY source_id ON CONFLICT ... DO UPDATE ... RETURNING *\` of $BATCH_SIZE rows per transaction (\`bench/sql/raw_batch_upsert.sql\`), alternating; mean of $((2 * BENCH_ROUNDS)) rounds."
 	echo
 	echo "| synchronous_commit | walmon_upsert_batch rows/s | single walmon_upsert rows/s | set-based raw SQL rows/s | batch ÷ raw SQL | batch ÷ single |"
 	echo "|---|--:|--:|--:|--:|--:|"
