@@ -125,6 +125,23 @@ SELECT source_id, wal_position, replication_lag_bytes
 FROM walmon_upsert_batch('[{"source_id": 1e0, "wal_position": 5e9, "replication_lag_bytes": 3000000000}]');
 SELECT source_id, wal_position, replication_lag_bytes
 FROM walmon_upsert_batch('[{"source_id": 0.01e2, "wal_position": -0, "replication_lag_bytes": 2147483647}]');
+-- a batch's wal_lsn strings are read as pg_lsn's input function reads
+-- them (walmon reads the common form itself): the same value, or the same
+-- error with the element named (wal_position given: the largest LSNs have
+-- no wal_position of their own)
+SELECT s, l.state AS lsn_state, b.state AS batch_state,
+       CASE WHEN l.state = '00000' THEN
+         (SELECT wal_lsn FROM walmon_upsert_batch(jsonb_build_array(jsonb_build_object('source_id', 1, 'wal_lsn', s, 'wal_position', 0))))
+         = s::pg_lsn
+       ELSE b.message = 'monitors[0]: ' || l.message END AS same
+FROM unnest(ARRAY['0/0', '0/16B3748', 'FFFFFFFF/FFFFFFFF', 'ffffffff/0', 'aBcDeF/12',
+                  '00000001/00000002', '12345678/9ABCDEF0', '7/8', '000000001/0',
+                  '0/000000001', '/0', '0/', '', '/', '0//0', ' 0/0', '0/0 ', '0x1/0',
+                  'G/0', '1/2/3', '+1/0', '-1/0', '1/-2', '1/ 2', '0/0' || chr(10),
+                  '１/2']) AS s,
+     LATERAL regress.try(format('SELECT %L::pg_lsn', s)) AS l,
+     LATERAL regress.try(format('SELECT walmon_upsert_batch(%L)',
+                                jsonb_build_array(jsonb_build_object('source_id', 1, 'wal_lsn', s, 'wal_position', 0)))) AS b;
 -- the largest values
 SELECT wal_lsn, wal_position, replication_lag_bytes
 FROM walmon_upsert(1, 'FFFFFFFF/FFFFFFFF', 9223372036854775807, replication_lag_bytes => 9223372036854775807);

@@ -62,6 +62,7 @@ static void walmon_report_unregistered(int32 source_id, int element);
 static Datum walmon_check_status(Datum status);
 static void walmon_complete_upsert(WalmonUpsert *u);
 static Tuplestorestate *walmon_materialize(FunctionCallInfo fcinfo);
+static bool walmon_hex_lsn(const char *s, int len, XLogRecPtr *result);
 static void walmon_parse_element(JsonbValue *elem, Datum default_status,
 								 WalmonUpsert *u);
 static int	walmon_cmp_pos(const void *a, const void *b, void *arg);
@@ -300,6 +301,50 @@ walmon_numeric_int4(Numeric num, int32 *result)
 }
 
 /*
+ * The LSN that s (len bytes, not NUL-terminated) spells the way pg_lsn's
+ * input function accepts it: 1 to 8 hex digits, a slash, 1 to 8 hex
+ * digits, nothing else.  Returns false for anything else, which the caller
+ * hands to that function for its error.  (A JSON string is the common
+ * form of a batch element's wal_lsn; pg_lsn_in would need a copy of it
+ * and scan it three times.)
+ */
+static bool
+walmon_hex_lsn(const char *s, int len, XLogRecPtr *result)
+{
+	uint32		part[2] = {0, 0};
+	int			p = 0;
+	int			digits = 0;
+
+	for (int i = 0; i < len; i++)
+	{
+		char		c = s[i];
+		int			d;
+
+		if (c >= '0' && c <= '9')
+			d = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			d = c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			d = c - 'A' + 10;
+		else if (c == '/' && p == 0 && digits > 0)
+		{
+			p = 1;
+			digits = 0;
+			continue;
+		}
+		else
+			return false;
+		if (++digits > 8)
+			return false;
+		part[p] = (part[p] << 4) | (uint32) d;
+	}
+	if (p != 1 || digits == 0)
+		return false;
+	*result = ((uint64) part[0] << 32) | part[1];
+	return true;
+}
+
+/*
  * One element of walmon_upsert_batch's array, parsed into u.  Keys are
  * walmon_upsert's argument names; a key left out takes the argument's
  * default.  Values are converted with the types' own input functions, so a
@@ -373,6 +418,18 @@ walmon_parse_element(JsonbValue *elem, Datum default_status, WalmonUpsert *u)
 																	  v.val.string.len));
 			u->isnull[arg] = false;
 			continue;
+		}
+
+		if (v.type == jbvString && arg == WALMON_ARG_WAL_LSN)
+		{
+			XLogRecPtr	lsn;
+
+			if (walmon_hex_lsn(v.val.string.val, v.val.string.len, &lsn))
+			{
+				u->values[arg] = LSNGetDatum(lsn);
+				u->isnull[arg] = false;
+				continue;
+			}
 		}
 
 		/* integers may be JSON numbers or strings; everything else a string */
