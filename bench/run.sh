@@ -110,7 +110,9 @@ rest_dir="" rest_note=""
 rest_imports='import fastapi, uvicorn, sqlalchemy, asyncpg, pydantic'
 if [ -f "$BENCH_REST_DIR/app.py" ] && [ -f "$BENCH_REST_DIR/schema.sql" ] && [ -f "$BENCH_REST_DIR/upsert.lua" ]; then
 	rest_dir=$(cd "$BENCH_REST_DIR" && pwd)
-	if ! { "$python" -c "$rest_imports" 2>/dev/null && command -v wrk >/dev/null; }; then
+	# uvloop and httptools are optional (the service then runs on asyncio's
+	# loop and h11, slower), but they are installed when they can be.
+	if ! { "$python" -c "$rest_imports, uvloop, httptools" 2>/dev/null && command -v wrk >/dev/null; }; then
 		if is_root; then
 			say "installing the REST service's packages"
 			apt_install python3-fastapi python3-uvicorn python3-uvloop python3-httptools \
